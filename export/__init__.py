@@ -1,0 +1,1 @@
+"""Quantize and convert trained checkpoints for ARM CPUs (ONNX, TFLite)."""

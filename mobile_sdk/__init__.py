@@ -1,0 +1,1 @@
+"""DeepProduct reference runtime: image -> tensor -> embedding -> index -> result."""

