@@ -1,0 +1,62 @@
+"""Write files atomically: to a temporary file beside the target, then rename.
+
+A crash, a kill or a full disk leaves either the old file or the new one, never
+a half-written file under the target name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from mobile_sdk.errors import DeepProductError
+
+
+class OutputError(DeepProductError, OSError):
+    """An output file could not be written (read-only folder, disk full, ...)."""
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in ``target``'s folder; rename it over ``target`` on success.
+
+    On any exception the temporary file is removed and ``target`` is untouched.
+
+    Raises:
+        OutputError: the folder cannot be created or written, or the disk is full.
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as e:
+        raise OutputError(f"{target}: cannot write here ({e.strerror or e})") from None
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, target)
+    except OSError as e:
+        tmp_path.unlink(missing_ok=True)
+        reason = "disk full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        raise OutputError(f"{target}: write failed ({reason})") from None
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(target: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``target`` atomically."""
+    write_bytes_atomic(target, text.encode("utf-8"))

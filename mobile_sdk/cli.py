@@ -1,0 +1,214 @@
+"""``deepproduct`` command line: one entry point, one subcommand per job.
+
+Training and export need the ``[train]`` / ``[export]`` extras; their modules are
+imported only when their subcommand runs, so the runtime install stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from mobile_sdk.errors import DeepProductError
+
+
+class MissingExtraError(DeepProductError):
+    """A subcommand needs an optional dependency that is not installed."""
+
+
+def _require(extra: str, module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        raise MissingExtraError(
+            f"this command needs the '{extra}' extra ({e.name} is missing): "
+            f"pip install 'deepproduct[{extra}]'"
+        ) from None
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="fine-tune an embedding model on a dataset",
+        description="Multitask fine-tuning with the robust contrastive loss.",
+    )
+    p.add_argument(
+        "--data",
+        help="dataset root (catalog/, photos/); default: the built-in "
+        "synthetic dataset, generated on first use into --builtin-dir",
+    )
+    p.add_argument("--val", help="validation dataset root, evaluated after every epoch")
+    p.add_argument("--out", required=True, help="run folder: checkpoints and model.pt")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--builtin-dir",
+        default="data/builtin",
+        help="where the built-in dataset is generated (default: %(default)s)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    from_defaults = {
+        "epochs": int,
+        "products_per_batch": int,
+        "photos_per_product": int,
+        "simulated_fraction": float,
+        "batches_per_epoch": int,
+        "loss": str,
+        "pos_margin": float,
+        "neg_margin": float,
+        "pos_cap": float,
+        "neg_floor": float,
+        "negatives": str,
+        "multitask": str,
+        "aux_data": str,
+        "aux_batch": int,
+        "mt_weight": float,
+        "temperature": float,
+        "lr": float,
+        "head_lr_mult": float,
+        "weight_decay": float,
+        "trainable_blocks": int,
+        "embedding_dim": int,
+        "backbone": str,
+        "seed": int,
+        "num_workers": int,
+    }
+    for name, typ in from_defaults.items():
+        p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name, default=None)
+    p.add_argument(
+        "--photo-photo",
+        action="store_true",
+        dest="photo_photo",
+        help="also use (photo, photo) pairs",
+    )
+    p.add_argument(
+        "--no-freeze-bn",
+        action="store_false",
+        dest="freeze_bn",
+        default=None,
+        help="update BatchNorm statistics during fine-tuning",
+    )
+    p.set_defaults(func=_cmd_train, train_fields=list(from_defaults) + ["photo_photo", "freeze_bn"])
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    _require("train", "torch")
+    from trainer.train import TrainConfig, train
+
+    data = args.data
+    if data is None:
+        from trainer.synthetic import generate_dataset
+
+        data = str(generate_dataset(args.builtin_dir, progress=not args.quiet))
+    given = {k: getattr(args, k) for k in args.train_fields if getattr(args, k) not in (None,)}
+    if not given.get("photo_photo"):
+        given.pop("photo_photo", None)
+    cfg = TrainConfig(data=data, out=args.out, val=args.val, **given)
+    train(cfg, resume=args.resume, progress=not args.quiet)
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="retrieval accuracy of a model on a dataset")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a checkpoint (model.pt), or 'pretrained' for the un-tuned baseline",
+    )
+    p.add_argument("--data", required=True, help="dataset root with catalog/ and photos/")
+    p.add_argument("--json", help="also write the result as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from mobile_sdk.atomic_file import write_text_atomic
+    from mobile_sdk.dataset_layout import scan_dataset
+
+    dataset = scan_dataset(args.data, require_photos=True)
+    _require("train", "torch")
+    from trainer.evaluate import evaluate_model, load_eval_model
+
+    model = load_eval_model(args.model)
+    result = evaluate_model(model, dataset, progress=not args.quiet)
+    print(f"{args.model} on {args.data}: {result.summary()}")
+    if args.json:
+        write_text_atomic(
+            args.json, json.dumps({**result.to_dict(), "model": str(args.model)}, indent=2) + "\n"
+        )
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _add_split(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("split", help="product-disjoint split of a dataset (links, no copies)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="writes OUT/train and OUT/heldout")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.25,
+        help="fraction of products held out (default: %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_split)
+
+
+def _cmd_split(args: argparse.Namespace) -> int:
+    from mobile_sdk.dataset_split import split_products
+
+    train_dir, held_dir, n_train, n_held = split_products(
+        args.data, args.out, args.holdout, args.seed
+    )
+    print(f"wrote {n_train} products to {train_dir} and {n_held} held-out products to {held_dir}")
+    return 0
+
+
+def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("make-dataset", help="generate the built-in synthetic dataset")
+    p.add_argument("--out", required=True)
+    p.add_argument("--products", type=int, default=40)
+    p.add_argument("--photos", type=int, default=12, help="photos per product")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_make_dataset)
+
+
+def _cmd_make_dataset(args: argparse.Namespace) -> int:
+    from trainer.synthetic import generate_dataset
+
+    root = generate_dataset(
+        args.out, n_products=args.products, photos_per_product=args.photos, seed=args.seed
+    )
+    print(f"wrote {args.products} products, {args.products * args.photos} photos to {root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``deepproduct`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="deepproduct", description="DeepProduct: mobile product search."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_train, _add_evaluate, _add_split, _add_make_dataset):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for bad input, with a clear message)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DeepProductError as e:
+        print(f"deepproduct {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"deepproduct {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
