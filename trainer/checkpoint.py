@@ -1,0 +1,47 @@
+"""Per-epoch training checkpoints, written atomically, and resuming from them."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mobile_sdk.atomic_file import atomic_path
+from trainer.model import load_checkpoint_file
+
+STATE_FILE = "checkpoint.pt"  # full training state, rewritten every epoch
+MODEL_FILE = "model.pt"  # the trained model alone, for evaluation and export
+
+
+def save_atomic(payload: dict, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file, then rename over ``path``."""
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def rng_state() -> dict:
+    """Python, numpy and torch global RNG states (plain containers, loadable safely)."""
+    return {
+        "python": list(random.getstate()[1]),
+        "python_pos": random.getstate()[2],
+        "numpy": np.random.get_state()[1].tolist(),
+        "numpy_pos": int(np.random.get_state()[2]),
+        "torch": torch.get_rng_state(),
+    }
+
+
+def restore_rng_state(state: dict) -> None:
+    """Inverse of :func:`rng_state`."""
+    random.setstate((3, tuple(state["python"]), state["python_pos"]))
+    np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"]))
+    torch.set_rng_state(state["torch"])
+
+
+def load_training_state(out_dir: str | os.PathLike) -> dict | None:
+    """The latest training state in ``out_dir``, or None if there is none."""
+    path = Path(out_dir) / STATE_FILE
+    return load_checkpoint_file(path) if path.exists() else None

@@ -1,0 +1,65 @@
+"""Every knob of a fine-tuning run, with the shipped defaults."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+PAIR_LOSSES = ("robust", "contrastive")
+MULTITASK = ("distill", "aux", "none")
+
+
+@dataclass
+class TrainConfig:
+    """A fine-tuning run. Stored in every checkpoint; ``--resume`` checks it matches."""
+
+    data: str
+    out: str
+    val: str | None = None
+    backbone: str = "efficientnet-lite0"
+    embedding_dim: int = 256
+    epochs: int = 10
+    products_per_batch: int = 10
+    photos_per_product: int = 2
+    simulated_fraction: float = 0.25
+    batches_per_epoch: int | None = None
+    loss: str = "robust"
+    pos_margin: float | None = None  # None: the loss class's default
+    neg_margin: float = 1.0
+    pos_cap: float | None = None
+    neg_floor: float | None = None
+    negatives: str = "hard+semihard"
+    photo_photo: bool = False
+    multitask: str = "distill"
+    aux_data: str | None = None
+    aux_batch: int = 16
+    mt_weight: float = 1.0
+    temperature: float = 2.0
+    lr: float = 3e-4
+    head_lr_mult: float = 10.0
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.05
+    freeze_bn: bool = True
+    trainable_blocks: int | None = None  # None: every layer trains (full fine-tuning)
+    seed: int = 0
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss not in PAIR_LOSSES:
+            raise ValueError(f"loss must be one of {PAIR_LOSSES}, got {self.loss!r}")
+        if self.multitask not in MULTITASK:
+            raise ValueError(f"multitask must be one of {MULTITASK}, got {self.multitask!r}")
+        if self.multitask == "aux" and not self.aux_data:
+            raise ValueError("multitask 'aux' needs --aux-data DIR (one folder per class)")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    # Fields that may change between a run and its --resume without changing results.
+    RESUMABLE_CHANGES = ("epochs", "num_workers", "val", "out")
