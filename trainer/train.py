@@ -82,6 +82,7 @@ def _init_embedding_head(model: EmbeddingNet, images: TrainingImages, device: to
     every image near one direction (cosines ~0.9) and the margins mean nothing at
     the start. Subtracting the mean catalog feature spreads them out.
     """
+    model.eval()  # train mode would update BN statistics and draw drop-connect noise
     tensors = [images[key] for key in images.catalog_keys()]
     x = torch.stack([t for t, _, _ in tensors]).to(device)
     x = x.contiguous(memory_format=torch.channels_last)
@@ -159,6 +160,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     pre = model.preprocess
     images = TrainingImages(data, pre, progress=progress and is_main)
 
+    for stale in out.glob(f".{STATE_FILE}.*.tmp"):  # left by a kill during a save
+        stale.unlink(missing_ok=True)
     saved = load_training_state(out) if resume else None
     if resume and saved is None and is_main:
         print(f"{out / STATE_FILE}: no checkpoint yet, starting from scratch", file=sys.stderr)

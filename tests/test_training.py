@@ -1,0 +1,107 @@
+"""End-to-end training on the built-in dataset: it learns, it resumes after a kill."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mobile_sdk.dataset_layout import scan_dataset
+from trainer.evaluate import evaluate_model, load_eval_model
+from trainer.model import CheckpointError, load_model
+from trainer.synthetic import generate_dataset
+from trainer.train import ResumeError, TrainConfig, train
+
+pytestmark = pytest.mark.slow
+
+# the last 4 MBConv blocks train: enough to learn, fast enough for the test suite
+TINY = dict(
+    epochs=3, products_per_batch=6, photos_per_product=2, batches_per_epoch=3,
+    trainable_blocks=4, seed=0,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("builtin") / "data"
+    return generate_dataset(root, n_products=6, photos_per_product=3, seed=3, progress=False)
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mobile_sdk.cli", *args]
+
+
+def tiny_args(data: Path, out: Path) -> list[str]:
+    args = ["train", "--data", str(data), "--out", str(out), "--quiet"]
+    for k, v in TINY.items():
+        args += ["--" + k.replace("_", "-"), str(v)]
+    return args
+
+
+def test_tiny_training_improves_top1(tiny_data, tmp_path):
+    data = scan_dataset(tiny_data)
+    before = evaluate_model(load_eval_model("pretrained"), data, progress=False)
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path / "run"),
+                      **{**TINY, "epochs": 4})
+    train(cfg, progress=False)
+    after = evaluate_model(load_model(tmp_path / "run" / "model.pt"), data, progress=False)
+    assert after.top1 > before.top1, (before, after)
+    history = (tmp_path / "run" / "history.json").read_text()
+    assert '"epoch": 4' in history
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tiny_data, tmp_path):
+    straight = tmp_path / "straight"
+    subprocess.run(cli(*tiny_args(tiny_data, straight)), check=True, timeout=600)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cli(*tiny_args(tiny_data, killed)), stderr=subprocess.PIPE, text=True)
+    state = killed / "checkpoint.pt"
+    deadline = time.time() + 300
+    while not state.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # into epoch 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "model.pt").exists(), "killed too late to test resuming"
+    assert torch.load(state, weights_only=True)["epoch"] in (0, 1)
+    subprocess.run(cli(*tiny_args(tiny_data, killed), "--resume"), check=True, timeout=600)
+
+    a = torch.load(straight / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(killed / "model.pt", weights_only=True)["state_dict"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not list(killed.glob(".*.tmp"))
+
+
+def test_resume_refuses_changed_settings(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    cfg = TrainConfig(data=str(tiny_data), out=str(out), **{**TINY, "epochs": 1})
+    train(cfg, progress=False)
+    changed = TrainConfig(data=str(tiny_data), out=str(out), **{**TINY, "lr": 0.1})
+    with pytest.raises(ResumeError, match="lr"):
+        train(changed, resume=True, progress=False)
+
+
+def test_bad_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="model.pt: not a readable checkpoint"):
+        load_model(bad)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "missing.pt")
+    torch.save({"some": "dict"}, bad)
+    with pytest.raises(CheckpointError, match="not a DeepProduct checkpoint"):
+        load_model(bad)
+
+
+def test_cli_reports_dataset_errors_without_traceback(tmp_path):
+    (tmp_path / "photos" / "x").mkdir(parents=True)
+    r = subprocess.run(cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "o")),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "no 'catalog/' folder" in r.stderr and "Traceback" not in r.stderr
