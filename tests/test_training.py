@@ -105,3 +105,33 @@ def test_cli_reports_dataset_errors_without_traceback(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "no 'catalog/' folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_aux_data_multitask_trains_a_head_per_folder(tiny_data, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    aux = tmp_path / "aux"
+    for c, colour in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255)]):
+        (aux / f"class{c}").mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((40, 60, 3), colour, np.uint8)).save(aux / f"class{c}/{i}.png")
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path / "run"), multitask="aux",
+                      aux_data=str(aux), aux_batch=4,
+                      **{**TINY, "epochs": 1, "batches_per_epoch": 1})
+    history = train(cfg, progress=False)["history"]
+    assert history[0]["multitask"] > 0
+    model = load_model(tmp_path / "run" / "model.pt")
+    assert model.backbone.classifier.out_features == 3
+
+
+def test_aux_data_errors(tiny_data, tmp_path):
+    from mobile_sdk.errors import DatasetError
+
+    with pytest.raises(ValueError, match="needs --aux-data"):
+        TrainConfig(data=str(tiny_data), out=str(tmp_path), multitask="aux")
+    (tmp_path / "aux" / "only").mkdir(parents=True)
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path / "o"), multitask="aux",
+                      aux_data=str(tmp_path / "aux"))
+    with pytest.raises(DatasetError, match="at least 2 class folders"):
+        train(cfg, progress=False)
