@@ -23,6 +23,7 @@ from tqdm import tqdm
 from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
 from trainer.auxiliary import AuxiliaryImages
+from trainer.catalog_memory import CatalogMemory
 from trainer.checkpoint import (
     MODEL_FILE,
     STATE_FILE,
@@ -177,6 +178,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         # a frozen copy of the pretrained network, taken before any fine-tuning
         teacher = copy.deepcopy(model.backbone).eval().requires_grad_(False)
     pair_loss = build_pair_loss(cfg)
+    memory = CatalogMemory(images, cfg.memory_refresh) if cfg.catalog_memory else None
     miner = BatchPairMiner(negatives=cfg.negatives, photo_photo=cfg.photo_photo)
     distill = DistillationLoss(cfg.temperature)
 
@@ -246,9 +248,17 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         for step, (x, labels, is_photo) in enumerate(bar):
             x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             labels, is_photo = labels.to(device), is_photo.to(device)
+            if memory is not None:
+                memory.refresh(model, device, epoch * len(sampler) + step)
+                if cfg.freeze_bn:
+                    _freeze_batchnorm(net)
             emb, logits = net(x, with_logits=True)
-            pairs = miner(emb.detach(), labels, is_photo)
-            l_pair = pair_loss(emb, pairs)
+            if memory is not None:
+                emb_all, labels_all, photo_all = memory.extend(emb, labels, is_photo)
+            else:
+                emb_all, labels_all, photo_all = emb, labels, is_photo
+            pairs = miner(emb_all.detach(), labels_all, photo_all)
+            l_pair = pair_loss(emb_all, pairs)
             l_mt = torch.zeros((), device=device)
             if teacher is not None:
                 with torch.no_grad():

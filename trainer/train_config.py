@@ -29,6 +29,8 @@ class TrainConfig:
     neg_floor: float | None = None
     negatives: str = "hard+semihard"
     photo_photo: bool = False
+    catalog_memory: bool = False  # negatives from every catalog image, not only the batch's
+    memory_refresh: int = 20  # steps between re-embeddings of the catalog memory
     multitask: str = "distill"
     aux_data: str | None = None
     aux_batch: int = 16
