@@ -17,6 +17,8 @@ EXPORT = TRAIN + [
     "onnxruntime==1.32.0",
     "litert-torch==0.10.0",
     "ai-edge-quantizer==0.10.0",
+    # TFLite Model Metadata writer, and ImageEmbedder for the client test
+    "mediapipe==1.2.2",
 ]
 DEV = ["pytest>=8", "ruff>=0.6"]
 

@@ -1,1 +1,10 @@
-"""Quantize and convert trained checkpoints for ARM CPUs (ONNX, TFLite)."""
+"""Export trained checkpoints for phones: TFLite (int8, fp16, fp32) and ONNX (fp32, int8).
+
+``deepproduct export`` runs :func:`export.pipeline.export_checkpoint`. One module
+per job: ``graph`` (what is exported), ``calibration`` (which images),
+``tflite_export`` / ``onnx_export`` (conversion), ``quantize`` / ``onnx_quantize``
+(precision), ``metadata`` (what the files say about themselves), ``parity`` (how
+close each file is to PyTorch), ``report`` (what was written), ``native_output``
+(converter logs kept off the terminal), ``errors``, and ``pipeline`` (the order of
+it all). Needs the ``[export]`` extra.
+"""

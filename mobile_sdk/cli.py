@@ -75,6 +75,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "backbone": str,
         "seed": int,
         "num_workers": int,
+        "memory_refresh": int,
     }
     for name, typ in from_defaults.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name, default=None)
@@ -85,13 +86,22 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="also use (photo, photo) pairs",
     )
     p.add_argument(
+        "--catalog-memory",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="negatives from every catalog image (a refreshed memory), not only the batch's",
+    )
+    p.add_argument(
         "--no-freeze-bn",
         action="store_false",
         dest="freeze_bn",
         default=None,
         help="update BatchNorm statistics during fine-tuning",
     )
-    p.set_defaults(func=_cmd_train, train_fields=list(from_defaults) + ["photo_photo", "freeze_bn"])
+    p.set_defaults(
+        func=_cmd_train,
+        train_fields=list(from_defaults) + ["photo_photo", "catalog_memory", "freeze_bn"],
+    )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -116,7 +126,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         required=True,
-        help="a checkpoint (model.pt), or 'pretrained' for the un-tuned baseline",
+        help="an exported model (.tflite, .onnx), a checkpoint (model.pt), or "
+        "'pretrained' for the un-tuned baseline",
     )
     p.add_argument("--data", required=True, help="dataset root with catalog/ and photos/")
     p.add_argument("--json", help="also write the result as JSON to this file")
@@ -129,17 +140,104 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from mobile_sdk.dataset_layout import scan_dataset
 
     dataset = scan_dataset(args.data, require_photos=True)
-    _require("train", "torch")
-    from trainer.evaluate import evaluate_model, load_eval_model
+    if str(args.model).lower().endswith((".tflite", ".onnx")):
+        # exported files run through the runtime an app uses, no torch needed
+        from mobile_sdk.embedder import Embedder
+        from mobile_sdk.evaluate import evaluate_embedder
 
-    model = load_eval_model(args.model)
-    result = evaluate_model(model, dataset, progress=not args.quiet)
+        with Embedder.from_model_path(args.model) as embedder:
+            result = evaluate_embedder(embedder, dataset, progress=not args.quiet)
+    else:
+        _require("train", "torch")
+        from trainer.evaluate import evaluate_model, load_eval_model
+
+        model = load_eval_model(args.model)
+        result = evaluate_model(model, dataset, progress=not args.quiet)
     print(f"{args.model} on {args.data}: {result.summary()}")
     if args.json:
         write_text_atomic(
             args.json, json.dumps({**result.to_dict(), "model": str(args.model)}, indent=2) + "\n"
         )
         print(f"wrote {args.json}")
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="convert a checkpoint to TFLite (int8, fp16, fp32) and ONNX (fp32, int8)",
+        description="Export a trained checkpoint for phones: dist/model.tflite (int8, "
+        "the shipped model) plus fp16/fp32 TFLite, fp32/int8 ONNX and a report.",
+    )
+    p.add_argument("--checkpoint", required=True, help="model.pt written by 'deepproduct train'")
+    p.add_argument(
+        "--calib", required=True, help="dataset root whose images calibrate int8 (a few hundred)"
+    )
+    p.add_argument("--out", required=True, help="output folder, e.g. dist/")
+    p.add_argument(
+        "--val", help="dataset root for retrieval accuracy and the int8 guard (recommended)"
+    )
+    p.add_argument(
+        "--calib-images",
+        type=int,
+        default=200,
+        help="calibration images, catalog and photos mixed (default: %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="picks the calibration images")
+    p.add_argument("--name", help="model name in the metadata (default: from the architecture)")
+    p.add_argument("--model-version", default="1", help="model version in the metadata")
+    p.add_argument(
+        "--max-top1-gap",
+        type=float,
+        default=0.01,
+        help="int8 guard: allowed top-1 loss against fp32 (default: %(default)s = 1 point)",
+    )
+    p.add_argument(
+        "--max-size-mb",
+        type=float,
+        default=5.5,
+        help="size limit of model.tflite in MB (default: %(default)s)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit non-zero when the int8 guard fails or model.tflite is over the size limit",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    import importlib.util
+    from pathlib import Path
+
+    # find_spec, not import: the converters print warnings on import, which the
+    # export captures once it runs them.
+    tools = ("litert_torch", "ai_edge_quantizer", "onnx", "onnxruntime", "mediapipe")
+    missing = [m for m in tools if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtraError(
+            f"this command needs the 'export' extra ({', '.join(missing)} missing): "
+            "pip install 'deepproduct[export]'"
+        )
+    pipeline = _require("export", "export.pipeline")
+
+    options = pipeline.ExportOptions(
+        checkpoint=Path(args.checkpoint),
+        calib=Path(args.calib),
+        out=Path(args.out),
+        val=Path(args.val) if args.val else None,
+        calib_images=args.calib_images,
+        seed=args.seed,
+        name=args.name,
+        version=args.model_version,
+        max_top1_gap=args.max_top1_gap,
+        max_model_bytes=int(round(args.max_size_mb * 1e6)),
+        strict=args.strict,
+        progress=not args.quiet,
+    )
+    result = pipeline.export_checkpoint(options)
+    print(result.summary())
     return 0
 
 
@@ -192,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="deepproduct", description="DeepProduct: mobile product search."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_evaluate, _add_split, _add_make_dataset):
+    for add in (_add_train, _add_evaluate, _add_export, _add_split, _add_make_dataset):
         add(sub)
     return parser
 
