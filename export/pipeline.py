@@ -15,7 +15,6 @@ it was.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import tempfile
 import time
@@ -47,7 +46,7 @@ from export.report import (
     tool_versions,
 )
 from export.tflite_export import convert_fp32
-from mobile_sdk.atomic_file import OutputError, write_bytes_atomic
+from mobile_sdk.atomic_file import OutputError, write_bytes_atomic, write_text_atomic
 from mobile_sdk.dataset_layout import Dataset
 from mobile_sdk.embedder import Embedder, EmbedderOptions
 from mobile_sdk.model_metadata import ModelMetadata
@@ -248,8 +247,8 @@ def export_checkpoint(options: ExportOptions) -> ExportResult:
             )
             step("write", lambda: _install(staged, out))
             report.seconds["total"] = time.time() - t_start
-            _write_public(out / REPORT_MD, report.to_markdown().encode("utf-8"))
-            _write_public(out / REPORT_JSON, report.to_json().encode("utf-8"))
+            write_text_atomic(out / REPORT_MD, report.to_markdown())
+            write_text_atomic(out / REPORT_JSON, report.to_json())
     finally:
         steps.close()
     written = [out / n for n in FILES] + [out / REPORT_JSON, out / REPORT_MD]
@@ -407,16 +406,7 @@ def _install(staged: Path, out: Path) -> None:
     for name in (REPORT_JSON, REPORT_MD):
         (out / name).unlink(missing_ok=True)
     for name in FILES:
-        _write_public(out / name, (staged / name).read_bytes())
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    """Write atomically, then give the file the usual umask permissions: atomic_path's
-    temporary files are private (0600), and apps' builds and CI copy these files."""
-    write_bytes_atomic(path, data)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+        write_bytes_atomic(out / name, (staged / name).read_bytes())
 
 
 def _facts(meta: ModelMetadata) -> dict:
