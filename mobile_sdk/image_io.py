@@ -16,6 +16,8 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mobile_sdk.errors import DeepProductError
+
 DEFAULT_MAX_PIXELS = 50_000_000
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Image.Image, np.ndarray]
@@ -26,7 +28,7 @@ _ALPHA_VIA_PIL = {"PA", "RGBa", "La"}
 _SUPPORTED_MODES = {"1", "L", "P", "RGB", "RGBX", "RGBA", "LA", "CMYK", "I"} | _ALPHA_VIA_PIL
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(DeepProductError, ValueError):
     """An image could not be loaded; ``str(err)`` is ``"<source>: <problem>"``.
 
     Attributes:

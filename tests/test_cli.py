@@ -1,0 +1,72 @@
+"""Command-line smoke tests: index, search, evaluate on a small exported model."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from _export_helpers import require_export_extra, small_export
+
+require_export_extra()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return small_export(tmp_path_factory)
+
+
+def cli(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "mobile_sdk.cli", *map(str, args)],
+                       capture_output=True, text=True, timeout=300)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_index_search_round_trip(exported, tmp_path):
+    index = tmp_path / "catalog.dpi"
+    model = exported.dist / "model.tflite"
+    r = cli("index", "--model", model, "--catalog", exported.data / "catalog", "--out", index,
+            "--quiet")
+    assert "indexed 4 products" in r.stdout and index.exists()
+    photo = sorted((exported.data / "photos").glob("*/*"))[0]
+    r = cli("search", "--model", model, "--index", index, photo, "--k", "2", "--json")
+    hits = json.loads(r.stdout)[str(photo)]
+    assert len(hits) == 2 and hits[0]["score"] >= hits[1]["score"]
+
+
+def test_search_reports_bad_image_and_continues(exported, tmp_path):
+    index = tmp_path / "catalog.dpi"
+    model = exported.dist / "model.tflite"
+    cli("index", "--model", model, "--catalog", exported.data, "--out", index, "--quiet")
+    bad = tmp_path / "bad photo.jpg"
+    bad.write_text("not an image")
+    good = sorted((exported.data / "photos").glob("*/*"))[0]
+    r = cli("search", "--model", model, "--index", index, good, bad, check=False)
+    assert r.returncode == 2
+    assert "1." in r.stdout and "bad photo.jpg" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_search_refuses_index_from_another_model(exported, tmp_path):
+    from mobile_sdk.index import ProductIndex
+
+    other = ProductIndex(32, "0" * 64, "int8")
+    import numpy as np
+
+    other.add("x", np.ones(32, np.float32))
+    other.save(tmp_path / "other.dpi")
+    photo = sorted((exported.data / "photos").glob("*/*"))[0]
+    r = cli("search", "--model", exported.dist / "model.tflite", "--index",
+            tmp_path / "other.dpi", photo, check=False)
+    assert r.returncode == 2 and "rebuild the index" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_evaluate_tflite_writes_json(exported, tmp_path):
+    out = tmp_path / "result.json"
+    r = cli("evaluate", "--model", exported.dist / "model.tflite", "--data", exported.data,
+            "--json", out, "--quiet")
+    result = json.loads(out.read_text())
+    assert set(result) == {"top1", "top5", "map", "queries", "products", "model"}
+    assert result["queries"] == 8 and result["products"] == 4
+    assert 0.0 <= result["top1"] <= result["top5"] <= 1.0
+    assert f"top-1 {result['top1']:.3f}" in r.stdout
