@@ -22,13 +22,18 @@ $(VENV)/.installed: setup.py
 	$(BIN)/pip install --quiet -e '.[train,export,dev]'
 	touch $@
 
-# Train (resumes an interrupted run in $(RUN)), then export.
+TRAIN_DATA = $(or $(DATA),$(BUILTIN)/train)
+VAL_DATA   = $(if $(DATA),$(VAL),$(BUILTIN)/val)
+
+# Train (an interrupted run resumes from its last epoch), then export to $(DIST)/.
 train: venv
-	$(BIN)/deepproduct train $(if $(DATA),--data $(DATA),--builtin-dir $(BUILTIN)) \
-		$(if $(VAL),--val $(VAL)) --epochs $(EPOCHS) --out $(RUN) --resume
+	$(if $(DATA),,$(BIN)/deepproduct make-dataset --out $(BUILTIN))
+	$(BIN)/deepproduct train --data $(TRAIN_DATA) $(if $(VAL_DATA),--val $(VAL_DATA)) \
+		--epochs $(EPOCHS) --out $(RUN) --resume
 
 export: train
-	@echo "trained model: $(RUN)/model.pt"
+	$(BIN)/deepproduct export --checkpoint $(RUN)/model.pt --calib $(TRAIN_DATA) \
+		$(if $(VAL_DATA),--val $(VAL_DATA)) --out $(DIST)
 
 test: venv
 	$(BIN)/ruff check .

@@ -76,6 +76,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "seed": int,
         "num_workers": int,
         "memory_refresh": int,
+        "head_init": str,
     }
     for name, typ in from_defaults.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name, default=None)
@@ -108,15 +109,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _require("train", "torch")
     from trainer.train import TrainConfig, train
 
-    data = args.data
+    data, val = args.data, args.val
     if data is None:
-        from trainer.synthetic import generate_dataset
+        from trainer.synthetic import generate_builtin
 
-        data = str(generate_dataset(args.builtin_dir, progress=not args.quiet))
+        train_dir, val_dir = generate_builtin(args.builtin_dir, progress=not args.quiet)
+        data, val = str(train_dir), val or str(val_dir)
     given = {k: getattr(args, k) for k in args.train_fields if getattr(args, k) not in (None,)}
     if not given.get("photo_photo"):
         given.pop("photo_photo", None)
-    cfg = TrainConfig(data=data, out=args.out, val=args.val, **given)
+    cfg = TrainConfig(data=data, out=args.out, val=val, **given)
     train(cfg, resume=args.resume, progress=not args.quiet)
     return 0
 
@@ -266,21 +268,27 @@ def _cmd_split(args: argparse.Namespace) -> int:
 
 
 def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("make-dataset", help="generate the built-in synthetic dataset")
+    p = sub.add_parser(
+        "make-dataset", help="generate the built-in synthetic dataset (OUT/train, OUT/val)"
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--products", type=int, default=40)
-    p.add_argument("--photos", type=int, default=12, help="photos per product")
+    p.add_argument("--photos", type=int, default=12, help="training photos per product")
+    p.add_argument("--val-photos", type=int, default=4, help="validation photos per product")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_make_dataset)
 
 
 def _cmd_make_dataset(args: argparse.Namespace) -> int:
-    from trainer.synthetic import generate_dataset
+    from trainer.synthetic import generate_builtin
 
-    root = generate_dataset(
-        args.out, n_products=args.products, photos_per_product=args.photos, seed=args.seed
+    train, val = generate_builtin(
+        args.out, args.products, args.photos, args.val_photos, seed=args.seed
     )
-    print(f"wrote {args.products} products, {args.products * args.photos} photos to {root}")
+    print(
+        f"wrote {args.products} products: {args.products * args.photos} training photos to "
+        f"{train}, {args.products * args.val_photos} validation photos to {val}"
+    )
     return 0
 
 

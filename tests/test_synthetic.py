@@ -146,3 +146,20 @@ def test_command_line_writes_then_reuses(tmp_path, capsys):
     assert main(argv) == 0
     assert capsys.readouterr().out.strip() == f"reused 2 products, 2 photos in {out}"
     assert len(list(out.glob("photos/*/*.jpg"))) == 2
+
+
+def test_builtin_val_has_same_products_and_new_photos(tmp_path):
+    from trainer.synthetic import generate_builtin
+
+    train, val = generate_builtin(tmp_path / "b", n_products=2, photos_per_product=2,
+                                  val_photos=1, progress=False)
+    assert sorted(p.name for p in (train / "catalog").iterdir()) == sorted(
+        p.name for p in (val / "catalog").iterdir()
+    )
+    pid = sorted((train / "catalog").iterdir())[0].name
+    assert (train / "catalog" / pid / "catalog.jpg").read_bytes() == (
+        val / "catalog" / pid / "catalog.jpg"
+    ).read_bytes()
+    assert [f.name for f in sorted((val / "photos" / pid).iterdir())] == ["photo_002.jpg"]
+    train_photos = {f.read_bytes() for f in (train / "photos" / pid).iterdir()}
+    assert (val / "photos" / pid / "photo_002.jpg").read_bytes() not in train_photos

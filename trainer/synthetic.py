@@ -115,6 +115,7 @@ def generate_dataset(
     catalog_size: int = 256,
     photo_size: int = 256,
     progress: bool = True,
+    photo_offset: int = 0,
 ) -> Path:
     """Write a synthetic dataset in the standard layout, or reuse an identical one.
 
@@ -128,6 +129,8 @@ def generate_dataset(
         catalog_size: side in pixels of the square catalog images.
         photo_size: side in pixels of the square photos.
         progress: show a tqdm progress bar.
+        photo_offset: number of the first photo: the same seed with another offset gives
+            the same products with new photos (a validation set).
 
     Returns:
         ``root`` as a :class:`pathlib.Path`.
@@ -137,8 +140,8 @@ def generate_dataset(
         FileExistsError: if ``root`` exists, is not empty and is not a dataset written by
             this generator (so nothing of the user's is ever overwritten).
     """
-    if n_products < 1 or photos_per_product < 0:
-        raise ValueError("need n_products >= 1 and photos_per_product >= 0")
+    if n_products < 1 or photos_per_product < 0 or photo_offset < 0:
+        raise ValueError("need n_products >= 1, photos_per_product >= 0 and photo_offset >= 0")
     if catalog_size < 16 or photo_size < 16:
         raise ValueError("catalog_size and photo_size must be at least 16 pixels")
     root = Path(root)
@@ -150,6 +153,7 @@ def generate_dataset(
         "seed": seed,
         "catalog_size": catalog_size,
         "photo_size": photo_size,
+        "photo_offset": photo_offset,
     }
     if is_complete(root, params):
         return root
@@ -171,6 +175,34 @@ def generate_dataset(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return root
+
+
+def generate_builtin(
+    root: str | os.PathLike,
+    n_products: int = 40,
+    photos_per_product: int = 12,
+    val_photos: int = 4,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[Path, Path]:
+    """The built-in default dataset: ``root/train`` and ``root/val``.
+
+    Both hold the same products; ``val`` has ``val_photos`` new photos of each, so that
+    training can be measured on photos it never saw.
+    """
+    root = Path(root)
+    train = generate_dataset(
+        root / "train", n_products, photos_per_product, seed, progress=progress
+    )
+    val = generate_dataset(
+        root / "val",
+        n_products,
+        val_photos,
+        seed,
+        progress=progress,
+        photo_offset=photos_per_product,
+    )
+    return train, val
 
 
 def is_complete(root: str | os.PathLike, params: dict) -> bool:
@@ -568,7 +600,8 @@ def _write_product(tmp: Path, product: _Product, index: int, params: dict) -> No
     catalog.save(cat_dir / "catalog.jpg", format="JPEG", quality=_CATALOG_QUALITY)
     photo_dir = tmp / "photos" / product.product_id
     photo_dir.mkdir(parents=True)
-    for j in range(params["photos_per_product"]):
+    first = params["photo_offset"]
+    for j in range(first, first + params["photos_per_product"]):
         # One generator per photo, keyed by (seed, product, photo): a photo does not
         # depend on how many photos came before it.
         rng = np.random.default_rng([params["seed"], index, j])

@@ -33,6 +33,7 @@ from trainer.checkpoint import (
     save_atomic,
 )
 from trainer.evaluate import evaluate_model
+from trainer.head_only import fit_linear_probe
 from trainer.losses import ContrastiveLoss, DistillationLoss, RobustContrastiveLoss
 from trainer.miners import BatchPairMiner
 from trainer.model import CHECKPOINT_FORMAT, EmbeddingNet, ModelConfig, model_payload
@@ -168,6 +169,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         print(f"{out / STATE_FILE}: no checkpoint yet, starting from scratch", file=sys.stderr)
     if saved is not None:
         _check_resume(saved, cfg)
+    elif cfg.head_init == "probe" and data.num_photos:
+        # linear probe, then fine-tune (LP-FT): the backbone starts from a head that
+        # already ranks, instead of being shaken by a random one
+        fit_linear_probe(model, data, progress=progress and is_main)
     else:
         _init_embedding_head(model, images, device)
     _restrict_trainable(model, cfg.trainable_blocks)

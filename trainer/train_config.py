@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 PAIR_LOSSES = ("robust", "contrastive")
 MULTITASK = ("distill", "aux", "none")
+HEAD_INITS = ("probe", "centered")
 
 
 @dataclass
@@ -17,6 +18,7 @@ class TrainConfig:
     val: str | None = None
     backbone: str = "efficientnet-lite0"
     embedding_dim: int = 256
+    head_init: str = "probe"  # "probe": linear probe on frozen features; "centered": random
     epochs: int = 10
     products_per_batch: int = 10
     photos_per_product: int = 2
@@ -29,15 +31,15 @@ class TrainConfig:
     neg_floor: float | None = None
     negatives: str = "hard+semihard"
     photo_photo: bool = False
-    catalog_memory: bool = False  # negatives from every catalog image, not only the batch's
+    catalog_memory: bool = True  # negatives from every catalog image, not only the batch's
     memory_refresh: int = 20  # steps between re-embeddings of the catalog memory
     multitask: str = "distill"
     aux_data: str | None = None
     aux_batch: int = 16
     mt_weight: float = 1.0
     temperature: float = 2.0
-    lr: float = 3e-4
-    head_lr_mult: float = 10.0
+    lr: float = 1e-4
+    head_lr_mult: float = 3.0
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.05
     freeze_bn: bool = True
@@ -52,6 +54,8 @@ class TrainConfig:
             raise ValueError(f"multitask must be one of {MULTITASK}, got {self.multitask!r}")
         if self.multitask == "aux" and not self.aux_data:
             raise ValueError("multitask 'aux' needs --aux-data DIR (one folder per class)")
+        if self.head_init not in HEAD_INITS:
+            raise ValueError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
 
