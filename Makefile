@@ -12,7 +12,7 @@ RUN    ?= runs/$(if $(DATA),$(notdir $(patsubst %/,%,$(DATA))),builtin)
 DIST   ?= dist
 BUILTIN = data/builtin
 
-.PHONY: export train test lint venv ablation clean
+.PHONY: export train test lint venv java-deps ablation clean
 
 venv: $(VENV)/.installed
 
@@ -35,7 +35,17 @@ export: train
 	$(BIN)/deepproduct export --checkpoint $(RUN)/model.pt --calib $(TRAIN_DATA) \
 		$(if $(VAL_DATA),--val $(VAL_DATA)) --out $(DIST)
 
-test: venv
+# JUnit and Gson from Debian for the Android core's tests (no Gradle here). Without root
+# or apt the Java tests skip with a message saying so.
+JAVA_JARS = /usr/share/java/junit-platform-console-standalone.jar /usr/share/java/gson.jar
+java-deps:
+	@if ls $(JAVA_JARS) >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -q junit5 libgoogle-gson-java >/dev/null || \
+		echo "java-deps: apt-get install junit5 libgoogle-gson-java failed; Java tests will skip"; \
+	else echo "java-deps: need junit5 and libgoogle-gson-java (apt); Java tests will skip"; fi
+
+test: venv java-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

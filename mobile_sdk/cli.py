@@ -381,6 +381,23 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_golden(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("golden", help="write the golden files the Android core is tested against")
+    p.add_argument("--model", required=True, help="exported model (.tflite)")
+    p.add_argument("--out", required=True, help="bundle folder to write")
+    p.add_argument("--catalog", help="index this catalog instead of the generated inputs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_golden)
+
+
+def _cmd_golden(args: argparse.Namespace) -> int:
+    from mobile_sdk.golden import summary, write_golden
+
+    out = write_golden(args.model, args.out, args.catalog, progress=not args.quiet)
+    print(summary(out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``deepproduct`` argument parser."""
     parser = argparse.ArgumentParser(

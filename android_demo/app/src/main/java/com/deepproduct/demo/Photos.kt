@@ -1,0 +1,46 @@
+package com.deepproduct.demo
+
+import android.content.ContentResolver
+import android.graphics.Bitmap
+import android.graphics.BitmapFactory
+import android.net.Uri
+import androidx.exifinterface.media.ExifInterface
+import com.deepproduct.core.ExifOrientation
+import java.io.IOException
+
+/** A decoded, oriented photo: the ARGB pixels the core preprocesses, and a thumbnail. */
+class Photo(val pixels: ExifOrientation.Pixels, val thumbnail: Bitmap)
+
+object Photos {
+    /**
+     * Decodes [uri] as `Bitmap.getPixels` ARGB and applies its EXIF orientation with the core
+     * (BitmapFactory ignores EXIF). Large photos are decoded with a power-of-two `inSampleSize`
+     * that keeps the short side >= [minShortSide]: the model sees a few hundred pixels, and a
+     * full 12 MP decode would cost ~100 MB of memory.
+     */
+    fun load(resolver: ContentResolver, uri: Uri, minShortSide: Int): Photo {
+        val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
+        resolver.openInputStream(uri).use { BitmapFactory.decodeStream(it, null, bounds) }
+        var sample = 1
+        while (minOf(bounds.outWidth, bounds.outHeight) / (2 * sample) >= minShortSide) sample *= 2
+        val options = BitmapFactory.Options().apply {
+            inSampleSize = sample
+            inPreferredConfig = Bitmap.Config.ARGB_8888
+        }
+        val bitmap = resolver.openInputStream(uri).use { BitmapFactory.decodeStream(it, null, options) }
+            ?: throw IOException("$uri: not an image or unsupported format")
+        val orientation = resolver.openInputStream(uri).use { stream ->
+            stream?.let { ExifInterface(it).getAttributeInt(ExifInterface.TAG_ORIENTATION, 1) } ?: 1
+        }
+        val stored = IntArray(bitmap.width * bitmap.height)
+        bitmap.getPixels(stored, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
+        val pixels = ExifOrientation.apply(stored, bitmap.width, bitmap.height, orientation)
+        bitmap.recycle()
+        val oriented = Bitmap.createBitmap(pixels.argb, pixels.width, pixels.height, Bitmap.Config.ARGB_8888)
+        val scale = 256f / maxOf(pixels.width, pixels.height)
+        val thumbnail = if (scale >= 1f) oriented else Bitmap.createScaledBitmap(
+            oriented, (pixels.width * scale).toInt().coerceAtLeast(1), (pixels.height * scale).toInt().coerceAtLeast(1), true,
+        )
+        return Photo(pixels, thumbnail)
+    }
+}
