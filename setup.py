@@ -20,16 +20,21 @@ EXPORT = TRAIN + [
     # TFLite Model Metadata writer, and ImageEmbedder for the client test
     "mediapipe==1.2.2",
 ]
-DEV = ["pytest>=8", "ruff>=0.6"]
+# atheris: the fuzz targets in fuzz/ (make fuzz, and a short run in make test); pinned
+# to a release with Linux wheels, since building it from source needs clang and libFuzzer
+DEV = ["pytest>=8", "ruff>=0.6", "atheris==3.0.0; sys_platform == 'linux'"]
+# deepproduct bench: plots for the report (the benchmarks also use the export extra's
+# onnxruntime and the train extra's torch when those models are benchmarked)
+BENCH = ["matplotlib>=3.8"]
 
 setup(
     name="deepproduct",
     version="0.1.0",
     description="Mobile product search with portable deep features",
-    packages=find_packages(include=["mobile_sdk*", "trainer*", "export*"]),
+    packages=find_packages(include=["mobile_sdk*", "trainer*", "export*", "benchmarks*"]),
     package_data={"mobile_sdk": ["*.md"]},
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "pillow>=10", "ai-edge-litert==2.3.0", "tqdm>=4.66"],
-    extras_require={"train": TRAIN, "export": EXPORT, "dev": DEV},
+    extras_require={"train": TRAIN, "export": EXPORT, "dev": DEV, "bench": BENCH},
     entry_points={"console_scripts": ["deepproduct=mobile_sdk.cli:main"]},
 )

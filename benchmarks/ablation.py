@@ -64,18 +64,25 @@ def run_variant(name: str, data: str, val: str, out: Path, epochs: int) -> dict:
         **metrics.to_dict(),
         "train_seconds_this_session": round(train_s),
         "train_seconds": round(sum(e["seconds"] for e in json.loads(history.read_text())))
-        if history.exists() else round(train_s),
+        if history.exists()
+        else round(train_s),
     }
     write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
     return record
 
 
 def table(rows: list[dict], title: str) -> str:
-    lines = [f"### {title}", "", "| variant | top-1 | top-5 | mAP | queries | train s |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"### {title}",
+        "",
+        "| variant | top-1 | top-5 | mAP | queries | train s |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['top1']:.3f} | {r['top5']:.3f} | {r['map']:.3f} "
-                     f"| {r['queries']} | {r['train_seconds']} |")
+        lines.append(
+            f"| {r['variant']} | {r['top1']:.3f} | {r['top5']:.3f} | {r['map']:.3f} "
+            f"| {r['queries']} | {r['train_seconds']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -85,10 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val", required=True, help="validation dataset root (same products)")
     p.add_argument("--out", default="runs/ablation")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--split", action="store_true",
-                   help="also run on a product-disjoint split of --data (generalisation)")
-    p.add_argument("--only", action="append", choices=VARIANTS,
-                   help="run just these variants (repeatable)")
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="also run on a product-disjoint split of --data (generalisation)",
+    )
+    p.add_argument(
+        "--only", action="append", choices=VARIANTS, help="run just these variants (repeatable)"
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     names = args.only or VARIANTS
@@ -97,10 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     report.append(table(rows, f"trained on {args.data}, evaluated on {args.val}"))
     if args.split:
         train_dir, held_dir, n_train, n_held = split_products(args.data, out / "split", 0.25, 0)
-        rows = [run_variant(n, str(train_dir), str(held_dir), out / "heldout", args.epochs)
-                for n in names]
-        report.append(table(rows, f"trained on {n_train} products of {args.data}, evaluated "
-                                  f"on the {n_held} held-out products (never seen in training)"))
+        rows = [
+            run_variant(n, str(train_dir), str(held_dir), out / "heldout", args.epochs)
+            for n in names
+        ]
+        report.append(
+            table(
+                rows,
+                f"trained on {n_train} products of {args.data}, evaluated "
+                f"on the {n_held} held-out products (never seen in training)",
+            )
+        )
     text = "\n".join(report)
     write_text_atomic(out / "ablation.md", text)
     print(text)

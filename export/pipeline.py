@@ -46,7 +46,12 @@ from export.report import (
     tool_versions,
 )
 from export.tflite_export import convert_fp32
-from mobile_sdk.atomic_file import OutputError, write_bytes_atomic, write_text_atomic
+from mobile_sdk.atomic_file import (
+    OutputError,
+    check_writable_dir,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from mobile_sdk.dataset_layout import Dataset
 from mobile_sdk.embedder import Embedder, EmbedderOptions
 from mobile_sdk.model_metadata import ModelMetadata
@@ -156,7 +161,8 @@ def export_checkpoint(options: ExportOptions) -> ExportResult:
         CheckpointError: the checkpoint is missing, corrupt or not a DeepProduct one.
         CalibrationError: a data folder is missing, empty or has unreadable images.
         ConversionError: a converter or quantizer failed.
-        OutputError: the output folder cannot be written.
+        OutputError: the output folder cannot be written (checked before any work),
+            or writing failed (disk full); files not yet replaced keep their old bytes.
         AccuracyGuardError: with ``strict``, after writing, when the int8 guard failed
             or ``model.tflite`` is over the size limit.
     """
@@ -165,6 +171,7 @@ def export_checkpoint(options: ExportOptions) -> ExportResult:
     out = Path(options.out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder")
+    check_writable_dir(out)
     graph = load_export_graph(options.checkpoint)
     calib = load_dataset(options.calib, "calibration")
     val = load_dataset(options.val, "evaluation") if options.val is not None else None

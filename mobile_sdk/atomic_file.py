@@ -27,9 +27,13 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     On any exception the temporary file is removed and ``target`` is untouched.
 
     Raises:
-        OutputError: the folder cannot be created or written, or the disk is full.
+        OutputError: the folder cannot be created or written, the disk is full, or
+            ``target`` exists and is not a regular file (a folder, ``/dev/stdout``, a
+            device: renaming over it would replace the folder entry, not write to it).
     """
     target = Path(target)
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise OutputError(f"{target}: cannot write here (exists and is not a regular file)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -53,6 +57,35 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def check_writable_dir(folder: str | os.PathLike) -> Path:
+    """Check, without creating anything, that files can be written in ``folder``.
+
+    Long jobs (training, export, indexing) call this before they start, so that a
+    read-only or misplaced output folder fails at once instead of after the work.
+    A folder that does not exist yet passes if its nearest existing parent is a
+    writable folder (``atomic_path`` creates it when writing).
+
+    Returns:
+        ``folder`` as a ``Path``.
+
+    Raises:
+        OutputError: a parent is a regular file, or the folder is not writable.
+    """
+    folder = Path(folder)
+    existing = folder
+    while not os.path.exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not os.path.isdir(existing):
+        raise OutputError(f"{folder}: cannot write here ({existing} is not a folder)")
+    try:
+        # An unnamed temporary file (O_TMPFILE on Linux): nothing is left even on a kill.
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot write here ({e.strerror or e})") from None
+    return folder
 
 
 def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:

@@ -142,13 +142,15 @@ def scan_dataset(
 def _unreadable(files: Iterable[Path]) -> list[str]:
     from PIL import Image
 
+    from mobile_sdk.image_io import IMAGE_FORMATS
+
     bad = []
     for f in files:
         try:
             if f.stat().st_size == 0:
                 bad.append(f"{f}: empty file")
                 continue
-            with Image.open(f) as im:
+            with Image.open(f, formats=IMAGE_FORMATS) as im:
                 im.verify()
         except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
             bad.append(f"{f}: unreadable image ({type(e).__name__}: {e})")

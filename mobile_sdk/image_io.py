@@ -19,6 +19,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from mobile_sdk.errors import DeepProductError
 
 DEFAULT_MAX_PIXELS = 50_000_000
+# The formats photos and catalog images come in (the dataset layout's suffixes; MPO
+# camera files open as JPEG). Pillow identifies many more, and some of its plugins
+# run external programs (EPS runs Ghostscript) on what is an untrusted file here.
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Image.Image, np.ndarray]
 
@@ -61,10 +65,10 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
         A new C-contiguous ``uint8`` array of shape (H, W, 3), RGB, after orientation.
 
     Raises:
-        ImageLoadError: the file is missing or empty, the data is not a supported
-            image, it is truncated or corrupt, or it has more than ``max_pixels``
-            pixels. The message starts with the file path (or ``<bytes>``,
-            ``<array>``, ``<PIL image>``).
+        ImageLoadError: the file is missing or empty, the data is not an image in
+            one of ``IMAGE_FORMATS``, it is truncated or corrupt, or it has more
+            than ``max_pixels`` pixels. The message starts with the file path (or
+            ``<bytes>``, ``<array>``, ``<PIL image>``).
         TypeError: ``source`` is none of the accepted types.
     """
     if isinstance(source, (str, os.PathLike)):
@@ -108,7 +112,7 @@ def _decode(data: bytes, name: str, max_pixels: int) -> np.ndarray:
             # Our own max_pixels check below is the policy; PIL's warning threshold
             # would only add noise (or wrongly refuse when max_pixels is larger).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(name, f"image too large ({exc})") from None
     except UnidentifiedImageError:

@@ -454,6 +454,8 @@ class ProductIndex:
 
         Raises:
             DatasetError: the folder is not in the standard layout.
+            IndexFormatError: a product folder's name is not a valid id (not UTF-8, or
+                over ``MAX_ID_BYTES``); checked before any image is embedded.
             VectorError: the embedder returned a bad embedding (the message names the image).
             ImageLoadError: an image cannot be read (from the embedder).
         """
@@ -467,7 +469,13 @@ class ProductIndex:
             if folder.name == "catalog" and not (folder / "catalog").is_dir()
             else folder
         )
-        items = [(p.product_id, f) for p in scan_dataset(root).products for f in p.catalog]
+        products = scan_dataset(root).products
+        for product in products:  # before the (long) embedding, not after it
+            try:
+                _encode_id(product.product_id)
+            except IndexFormatError as e:
+                raise IndexFormatError(f"{product.catalog[0].parent}: {e}") from None
+        items = [(p.product_id, f) for p in products for f in p.catalog]
         index = cls(embedder.embedding_dim, embedder.fingerprint, dtype)
         with tqdm(total=len(items), unit="img", desc="indexing", disable=not progress) as bar:
             for start in range(0, len(items), batch_size):

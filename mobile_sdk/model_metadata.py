@@ -38,6 +38,7 @@ from mobile_sdk.preprocess_config import PreprocessConfig
 METADATA_NAME = "preprocessing.json"
 METADATA_FORMAT = "deepproduct-model-metadata/1"
 PRECISIONS = ("fp32", "fp16", "int8")
+MAX_METADATA_BYTES = 1 << 20  # the document is a few hundred bytes
 _KEYS = (
     "embedding_dim",
     "format",
@@ -163,6 +164,8 @@ class ModelMetadata:
             d = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"metadata is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ValueError("metadata is not valid JSON: nested too deeply") from None
         return cls.from_dict(d)
 
 
@@ -177,7 +180,8 @@ def read_model_metadata(path: str | os.PathLike) -> ModelMetadata:
 
     Raises:
         ModelMetadataError: the file is missing or unreadable, has an unsupported
-            suffix, carries no ``preprocessing.json``, or that document is corrupt.
+            suffix, carries no ``preprocessing.json`` (or a corrupt zip of associated
+            files, or one over ``MAX_METADATA_BYTES``), or that document is corrupt.
             The message names the file.
     """
     path = Path(path)
@@ -217,14 +221,27 @@ def read_metadata_text(path: str | os.PathLike) -> bytes:
 
 def _read_tflite_associated_file(path: Path) -> bytes:
     try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.read(METADATA_NAME)
+        with zipfile.ZipFile(path) as archive, archive.open(METADATA_NAME) as member:
+            # bounded: a crafted file may inflate to gigabytes (a zip bomb)
+            data = member.read(MAX_METADATA_BYTES + 1)
     except zipfile.BadZipFile:
         reason = "it carries no associated files"
     except KeyError:
         reason = f"its associated files do not include {METADATA_NAME}"
     except OSError as e:
         raise ModelMetadataError(f"{path}: cannot read ({e.strerror or e})") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # zipfile raises zlib.error, EOFError, NotImplementedError, ...
+        raise ModelMetadataError(
+            f"{path}: corrupt associated files ({type(e).__name__}: {e})"
+        ) from None
+    else:
+        if len(data) > MAX_METADATA_BYTES:
+            raise ModelMetadataError(
+                f"{path}: {METADATA_NAME} is larger than {MAX_METADATA_BYTES} bytes"
+            )
+        return data
     raise ModelMetadataError(
         f"{path}: no DeepProduct metadata ({reason}); export the model with 'deepproduct export'"
     )

@@ -149,7 +149,10 @@ def _check_int(name: str, value: Any) -> int:
 def _check_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond the float range (JSON allows any length)
+        raise ValueError(f"{name} must be finite, got an integer out of range") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value

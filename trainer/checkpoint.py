@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 from pathlib import Path
@@ -17,9 +18,19 @@ MODEL_FILE = "model.pt"  # the trained model alone, for evaluation and export
 
 
 def save_atomic(payload: dict, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file, then rename over ``path``."""
+    """``torch.save`` to a temporary file, then rename over ``path``.
+
+    Raises:
+        OutputError: the file cannot be written (read-only folder, disk full); the
+            previous file, if any, is intact.
+    """
+    # Serialised in memory first: torch.save straight to a file turns a failed write
+    # (disk full) into a bare RuntimeError ("unexpected pos ..."); a plain file write
+    # raises the OSError that atomic_path reports as OutputError.
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getbuffer())
     return Path(path)
 
 

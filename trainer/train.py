@@ -20,8 +20,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from mobile_sdk.atomic_file import write_text_atomic
+from mobile_sdk.atomic_file import check_writable_dir, write_text_atomic
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
+from mobile_sdk.errors import DeepProductError
 from trainer.auxiliary import AuxiliaryImages
 from trainer.catalog_memory import CatalogMemory
 from trainer.checkpoint import (
@@ -42,7 +43,7 @@ from trainer.train_config import TrainConfig
 from trainer.training_images import TrainingImages
 
 
-class ResumeError(ValueError):
+class ResumeError(DeepProductError, ValueError):
     """``--resume`` was asked for a run whose settings differ from the saved one."""
 
 
@@ -140,6 +141,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
 
     Raises:
         DatasetError: the training or validation data is not in the standard layout.
+        OutputError: ``cfg.out`` cannot be written (checked before training starts), or
+            a checkpoint write failed (disk full); the previous checkpoint is intact.
         ResumeError: ``resume`` with settings that differ from the saved run.
     """
     rank, local_rank, world = _distributed()
@@ -148,6 +151,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     out = Path(cfg.out)
     data = scan_dataset(cfg.data, check_images=True)
     val: Dataset | None = scan_dataset(cfg.val, require_photos=True) if cfg.val else None
+    check_writable_dir(out)
     if is_main:
         print(f"train: {data.summary()}", file=sys.stderr)
         for w in data.warnings:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from mobile_sdk.errors import DeepProductError
+
 PAIR_LOSSES = ("robust", "contrastive")
 MULTITASK = ("distill", "aux", "none")
 HEAD_INITS = ("probe", "centered")
+
+
+class TrainConfigError(DeepProductError, ValueError):
+    """A training setting is invalid; the message names it and its allowed values."""
 
 
 @dataclass
@@ -49,15 +55,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.loss not in PAIR_LOSSES:
-            raise ValueError(f"loss must be one of {PAIR_LOSSES}, got {self.loss!r}")
+            raise TrainConfigError(f"loss must be one of {PAIR_LOSSES}, got {self.loss!r}")
         if self.multitask not in MULTITASK:
-            raise ValueError(f"multitask must be one of {MULTITASK}, got {self.multitask!r}")
+            raise TrainConfigError(f"multitask must be one of {MULTITASK}, got {self.multitask!r}")
         if self.multitask == "aux" and not self.aux_data:
-            raise ValueError("multitask 'aux' needs --aux-data DIR (one folder per class)")
+            raise TrainConfigError("multitask 'aux' needs --aux-data DIR (one folder per class)")
         if self.head_init not in HEAD_INITS:
-            raise ValueError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}")
+            raise TrainConfigError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}")
         if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+            raise TrainConfigError(f"epochs must be >= 1, got {self.epochs}")
 
     def to_dict(self) -> dict:
         return asdict(self)
