@@ -450,6 +450,9 @@ def end_to_end_latency(
     )
     del vectors
     w, h = Image.open(io.BytesIO(frames[0])).size
+    # numpy's BLAS threads (the search) are fixed when numpy loads: 'deepproduct bench'
+    # sets one before that; say what this process has
+    blas_note = f"numpy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'all cores')}"
     labels = {
         "decode": f"decode JPEG {w}x{h}",
         "preprocess": f"preprocess {w}x{h}",
@@ -490,6 +493,7 @@ def end_to_end_latency(
         for stage, label in labels.items():
             results.append(
                 LatencyResult(
+                    note=blas_note if stage in ("search", "end-to-end") else "",
                     name=label,
                     stage=stage,
                     runtime="LiteRT" if stage in ("embed", "end-to-end") else "numpy/Pillow",

@@ -176,7 +176,7 @@ def plot_end_to_end(report: LatencyReport, path: Path) -> bool:
         return False
     plt = _pyplot()
     threads = sorted({t for _, t in rows})
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
     bottom = [0.0] * len(threads)
     for stage in stages:
         values = [rows[stage, t].p50_ms if (stage, t) in rows else 0.0 for t in threads]
@@ -186,7 +186,7 @@ def plot_end_to_end(report: LatencyReport, path: Path) -> bool:
     ax.set_xlabel("ms (median of each stage)")
     ax.set_ylabel("threads")
     ax.set_title("One search, photo to top-5")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     fig.tight_layout()
     _save(fig, path, dpi=120)
     return True
@@ -310,7 +310,12 @@ def write_report(
                 "decoded, preprocessed, embedded with "
                 f"`{Path(s.get('end_to_end_model') or '').name}` and searched in an int8 index "
                 f"of {s.get('index_size') or 0:,} products (random vectors: search time depends "
-                "on the row count only).\n",
+                "on the row count only). `threads` is the model's thread count; decoding and "
+                "preprocessing run on one thread"
+                + "".join(
+                    sorted({f", the search with {r.note}" for r in latency.results if r.note})
+                )
+                + ".\n",
                 table,
                 "",
             ]

@@ -113,6 +113,8 @@ def device(tmp_path, monkeypatch):
     adb.write_text(FAKE_ADB.format(python=sys.executable))
     adb.chmod(0o755)
     monkeypatch.setenv("PATH", f"{root}{os.pathsep}{os.environ['PATH']}")
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # 'bench' sets them: undo after
+        monkeypatch.setenv(var, "1")
     fake = FakeDevice(root)
     fake.save()
     return fake

@@ -210,8 +210,11 @@ def test_accuracy_and_report(exported, latency, tmp_path):
     assert LatencyReport.load(tmp_path / "report" / "latency.json").results == latency.results
 
 
-def test_cli_latency_json(exported, tmp_path, capsys):
+def test_cli_latency_json(exported, tmp_path, capsys, monkeypatch):
     from mobile_sdk.cli import main
+
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # 'bench' sets them: undo after
+        monkeypatch.setenv(var, "1")
 
     out = tmp_path / "latency.json"
     code = main(
@@ -250,8 +253,11 @@ def test_cli_latency_json(exported, tmp_path, capsys):
     )
 
 
-def test_cli_report(exported, tmp_path, capsys):
+def test_cli_report(exported, tmp_path, capsys, monkeypatch):
     from mobile_sdk.cli import main
+
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # 'bench' sets them: undo after
+        monkeypatch.setenv(var, "1")
 
     out = tmp_path / "report"
     code = main(
