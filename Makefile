@@ -12,14 +12,14 @@ RUN    ?= runs/$(if $(DATA),$(notdir $(patsubst %/,%,$(DATA))),builtin)
 DIST   ?= dist
 BUILTIN = data/builtin
 
-.PHONY: export train test lint venv java-deps ablation clean
+.PHONY: export train test lint venv java-deps ablation bench arm-parity fuzz clean
 
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[train,export,dev]'
+	$(BIN)/pip install --quiet -e '.[train,export,dev,bench]'
 	touch $@
 
 TRAIN_DATA = $(or $(DATA),$(BUILTIN)/train)
@@ -56,6 +56,37 @@ lint: venv
 ablation: venv
 	$(BIN)/python benchmarks/ablation.py --data $(or $(DATA),../shared/data/grocery/train) \
 		--val $(or $(VAL),../shared/data/grocery/val) --out runs/ablation
+
+# The shipped export, made by 'make export' when it is not there yet.
+$(DIST)/model.tflite:
+	$(MAKE) export
+
+# Benchmarks (benchmarks/README.md): latency of every export and the checkpoint, end to
+# end, accuracy, plots -> benchmarks/report/ (not committed).
+CHECKPOINT ?= $(wildcard $(RUN)/model.pt)
+bench: venv $(DIST)/model.tflite
+	$(BIN)/deepproduct bench report --dist $(DIST) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
+		$(if $(VAL_DATA),--data $(VAL_DATA)) --out benchmarks/report
+
+# mobile_sdk on arm64 under qemu-user against x86 (needs root; the arm64 root is cached
+# in ~/.cache/deepproduct after the first run).
+arm-parity: venv $(DIST)/model.tflite
+	$(BIN)/python -m benchmarks.arm_parity --dist $(DIST) --out benchmarks/report
+
+# Long fuzz runs, FUZZ_SECONDS per target (make test runs a short one). Crashes, hangs
+# and memory blow-ups land in runs/fuzz/<target>/ as crash-*, timeout-*, oom-*.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= index metadata image
+fuzz: venv
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p runs/fuzz/$$t/corpus && \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s" && \
+		$(BIN)/python fuzz/fuzz_$$t.py -max_total_time=$(FUZZ_SECONDS) -restart_every=120 \
+			-timeout=20 -rss_limit_mb=2048 -artifact_prefix=runs/fuzz/$$t/ \
+			runs/fuzz/$$t/corpus 2>runs/fuzz/$$t/log.txt; rc=$$?; \
+		tail -1 runs/fuzz/$$t/log.txt; \
+		if [ $$rc -ne 0 ]; then echo "fuzz_$$t FAILED (exit $$rc): see runs/fuzz/$$t/"; exit 1; fi; \
+	done
 
 clean:
 	rm -rf $(DIST) runs data build *.egg-info
