@@ -63,7 +63,7 @@ def run_variant(name: str, data: str, val: str, out: Path, epochs: int) -> dict:
         "variant": name,
         **metrics.to_dict(),
         "train_seconds_this_session": round(train_s),
-        "train_seconds": round(sum(e["seconds"] for e in json.loads(history.read_text())))
+        "train_seconds": round(sum(e.get("seconds", 0) for e in json.loads(history.read_text())))
         if history.exists()
         else round(train_s),
     }

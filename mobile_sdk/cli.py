@@ -77,6 +77,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "num_workers": int,
         "memory_refresh": int,
         "head_init": str,
+        "wise_alpha": float,
     }
     for name, typ in from_defaults.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name, default=None)
@@ -545,6 +546,12 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import os
+
+    # One BLAS thread, set before numpy loads: the index search is timed on one thread as
+    # the app runs it, and idle BLAS threads would spin against the runtimes' own pools.
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     _require("bench", "benchmarks.schema")
     run = {
         "latency": _bench_latency,

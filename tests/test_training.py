@@ -135,3 +135,17 @@ def test_aux_data_errors(tiny_data, tmp_path):
                       aux_data=str(tmp_path / "aux"))
     with pytest.raises(DatasetError, match="at least 2 class folders"):
         train(cfg, progress=False)
+
+
+def test_wise_ft_ships_interpolated_weights(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    train(TrainConfig(data=str(tiny_data), out=str(out), val=str(tiny_data),
+                      wise_alpha=0.5, **{**TINY, "epochs": 2}), progress=False)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    shipped = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    init, tuned = state["init_state_dict"], state["state_dict"]
+    key = "embed.weight"
+    assert not torch.equal(init[key], tuned[key])
+    torch.testing.assert_close(shipped[key], (init[key] + tuned[key]) / 2)
+    history = (out / "history.json").read_text()
+    assert '"epoch": "wise-ft"' in history and '"wise_alpha": 0.5' in history

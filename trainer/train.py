@@ -94,6 +94,25 @@ def _init_embedding_head(model: EmbeddingNet, images: TrainingImages, device: to
     model.embed.bias.copy_(-model.embed.weight @ mean)
 
 
+def interpolate_weights(init: dict, tuned: dict, alpha: float) -> dict:
+    """WiSE-FT (Wortsman et al., CVPR 2022): ``init + alpha * (tuned - init)`` per tensor.
+
+    Floating-point tensors are interpolated; integer ones (BatchNorm's batch counters)
+    are taken from ``tuned``. ``alpha`` 1 gives ``tuned``, 0 gives ``init``.
+
+    Raises:
+        ValueError: the two state dicts do not have the same keys and shapes.
+    """
+    if init.keys() != tuned.keys():
+        raise ValueError("state dicts differ in their keys")
+    out = {}
+    for k, t in tuned.items():
+        if init[k].shape != t.shape:
+            raise ValueError(f"{k}: shapes differ, {tuple(init[k].shape)} vs {tuple(t.shape)}")
+        out[k] = init[k].to(t) + alpha * (t - init[k].to(t)) if t.is_floating_point() else t
+    return out
+
+
 def _lr_lambda(total_steps: int, warmup_fraction: float):
     warmup = max(1, int(total_steps * warmup_fraction))
 
@@ -181,6 +200,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         _init_embedding_head(model, images, device)
     _restrict_trainable(model, cfg.trainable_blocks)
     model = model.to(memory_format=torch.channels_last)
+    # the starting point (pretrained backbone + initial head), kept for WiSE-FT
+    init_state = (
+        saved["init_state_dict"]
+        if saved is not None
+        else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    )
 
     teacher = None
     if cfg.multitask == "distill":
@@ -310,7 +335,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 result = evaluate_model(model, val, device=device, progress=False)
                 record.update(val_top1=result.top1, val_top5=result.top5, val_map=result.map)
             history.append(record)
-            save_atomic(_state(model, optimizer, scheduler, cfg, epoch, history), out / STATE_FILE)
+            state = _state(model, optimizer, scheduler, cfg, epoch, history)
+            state["init_state_dict"] = init_state
+            save_atomic(state, out / STATE_FILE)
             msg = (
                 f"epoch {epoch + 1}/{cfg.epochs}: loss {record['loss']:.4f} "
                 f"(pair {record['pair']:.4f}, multitask {record['multitask']:.4f}), "
@@ -319,6 +346,20 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             if val is not None:
                 msg += f", val top-1 {record['val_top1']:.3f} top-5 {record['val_top5']:.3f}"
             print(msg, file=sys.stderr, flush=True)
+    if is_main and cfg.wise_alpha < 1.0 and history:
+        tuned = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        model.load_state_dict(interpolate_weights(init_state, tuned, cfg.wise_alpha))
+        record = {"epoch": "wise-ft", "wise_alpha": cfg.wise_alpha}
+        if val is not None:
+            result = evaluate_model(model, val, device=device, progress=False)
+            record.update(val_top1=result.top1, val_top5=result.top5, val_map=result.map)
+            print(
+                f"WiSE-FT alpha {cfg.wise_alpha}: val top-1 {result.top1:.3f} "
+                f"top-5 {result.top5:.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
+        history.append(record)
     if is_main:
         payload = model_payload(model)
         payload["train_config"] = cfg.to_dict()

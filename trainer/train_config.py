@@ -50,6 +50,8 @@ class TrainConfig:
     warmup_fraction: float = 0.05
     freeze_bn: bool = True
     trainable_blocks: int | None = None  # None: every layer trains (full fine-tuning)
+    # WiSE-FT: the shipped weights are init + wise_alpha x (fine-tuned - init); 1 = as trained
+    wise_alpha: float = 1.0
     seed: int = 0
     num_workers: int = 0
 
@@ -62,6 +64,8 @@ class TrainConfig:
             raise TrainConfigError("multitask 'aux' needs --aux-data DIR (one folder per class)")
         if self.head_init not in HEAD_INITS:
             raise TrainConfigError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}")
+        if not 0.0 <= self.wise_alpha <= 1.0:
+            raise TrainConfigError(f"wise_alpha must be in [0, 1], got {self.wise_alpha}")
         if self.epochs < 1:
             raise TrainConfigError(f"epochs must be >= 1, got {self.epochs}")
 
@@ -74,4 +78,5 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
     # Fields that may change between a run and its --resume without changing results.
-    RESUMABLE_CHANGES = ("epochs", "num_workers", "val", "out")
+    # (wise_alpha only acts after the last epoch.)
+    RESUMABLE_CHANGES = ("epochs", "num_workers", "val", "out", "wise_alpha")
