@@ -128,9 +128,10 @@ class GuardResult:
         if self.passed is None:
             return "int8 guard NOT CHECKED (no --val evaluation set)"
         verdict = "passed" if self.passed else "FAILED"
+        change = "gains" if self.gap < 0 else "loses"
         return (
             f"int8 guard {verdict}: model.tflite top-1 {self.int8_top1:.3f} vs fp32 "
-            f"{self.fp32_top1:.3f} (gap {100 * self.gap:+.1f} points, allowed "
+            f"{self.fp32_top1:.3f} (int8 {change} {100 * abs(self.gap):.1f} points, may lose "
             f"{100 * self.max_gap:.1f}; plan {self.chosen_plan})"
         )
 

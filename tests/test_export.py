@@ -377,3 +377,16 @@ def test_report_without_evaluation_set_says_the_guard_was_not_checked(report):
     text = no_val.to_markdown()
     assert "int8 guard NOT CHECKED" in text and "| n/a | n/a |" in text
     assert json.loads(no_val.to_json())["int8_guard"]["passed"] is None
+
+
+@pytest.mark.parametrize(
+    "fp32, int8, words",
+    [(0.803, 0.798, "int8 loses 0.5 points"), (0.803, 0.807, "int8 gains 0.4 points")],
+)
+def test_guard_message_says_which_way_int8_moved(fp32, int8, words):
+    from export.report import GuardResult
+
+    guard = GuardResult(
+        max_gap=0.01, fp32_top1=fp32, int8_top1=int8, passed=True, chosen_plan="int8"
+    )
+    assert f"({words}, may lose 1.0; plan int8)" in guard.message()
