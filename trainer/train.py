@@ -109,7 +109,8 @@ def interpolate_weights(init: dict, tuned: dict, alpha: float) -> dict:
     for k, t in tuned.items():
         if init[k].shape != t.shape:
             raise ValueError(f"{k}: shapes differ, {tuple(init[k].shape)} vs {tuple(t.shape)}")
-        out[k] = init[k].to(t) + alpha * (t - init[k].to(t)) if t.is_floating_point() else t
+        base = init[k].to(t)
+        out[k] = base + alpha * (t - base) if t.is_floating_point() else t
     return out
 
 
@@ -332,12 +333,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         )
         if is_main:
             if val is not None:
-                result = evaluate_model(model, val, device=device, progress=False)
-                record.update(val_top1=result.top1, val_top5=result.top5, val_map=result.map)
+                record.update(_val_metrics(model, val, device))
             history.append(record)
-            state = _state(model, optimizer, scheduler, cfg, epoch, history)
-            state["init_state_dict"] = init_state
-            save_atomic(state, out / STATE_FILE)
+            save_atomic(
+                _state(model, optimizer, scheduler, cfg, epoch, history, init_state),
+                out / STATE_FILE,
+            )
             msg = (
                 f"epoch {epoch + 1}/{cfg.epochs}: loss {record['loss']:.4f} "
                 f"(pair {record['pair']:.4f}, multitask {record['multitask']:.4f}), "
@@ -351,11 +352,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         model.load_state_dict(interpolate_weights(init_state, tuned, cfg.wise_alpha))
         record = {"epoch": "wise-ft", "wise_alpha": cfg.wise_alpha}
         if val is not None:
-            result = evaluate_model(model, val, device=device, progress=False)
-            record.update(val_top1=result.top1, val_top5=result.top5, val_map=result.map)
+            record.update(_val_metrics(model, val, device))
             print(
-                f"WiSE-FT alpha {cfg.wise_alpha}: val top-1 {result.top1:.3f} "
-                f"top-5 {result.top5:.3f}",
+                f"WiSE-FT alpha {cfg.wise_alpha}: val top-1 {record['val_top1']:.3f} "
+                f"top-5 {record['val_top5']:.3f}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -378,7 +378,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     return {"history": history}
 
 
-def _state(model, optimizer, scheduler, cfg: TrainConfig, epoch: int, history: list) -> dict:
+def _val_metrics(model: EmbeddingNet, val: Dataset, device: torch.device) -> dict:
+    """The history fields of one validation pass: val_top1, val_top5, val_map."""
+    result = evaluate_model(model, val, device=device, progress=False)
+    return {"val_top1": result.top1, "val_top5": result.top5, "val_map": result.map}
+
+
+def _state(
+    model, optimizer, scheduler, cfg: TrainConfig, epoch: int, history: list, init_state: dict
+) -> dict:
     return {
         **model_payload(model),
         "format": CHECKPOINT_FORMAT,
@@ -388,4 +396,5 @@ def _state(model, optimizer, scheduler, cfg: TrainConfig, epoch: int, history: l
         "epoch": epoch,
         "train_config": cfg.to_dict(),
         "history": json.dumps(history),
+        "init_state_dict": init_state,  # the starting weights, for WiSE-FT after a resume
     }
