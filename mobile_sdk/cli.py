@@ -545,12 +545,16 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_bench)
 
 
+# Environment variables 'deepproduct bench' sets to one BLAS thread before numpy loads:
+# the index search is timed on one thread as the app runs it, and idle BLAS threads
+# would spin against the runtimes' own pools.
+BENCH_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     import os
 
-    # One BLAS thread, set before numpy loads: the index search is timed on one thread as
-    # the app runs it, and idle BLAS threads would spin against the runtimes' own pools.
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in BENCH_BLAS_THREAD_VARS:
         os.environ.setdefault(var, "1")
     _require("bench", "benchmarks.schema")
     run = {

@@ -106,15 +106,13 @@ class FakeDevice:
 
 
 @pytest.fixture
-def device(tmp_path, monkeypatch):
+def device(tmp_path, monkeypatch, bench_env):
     root = tmp_path / "adb"
     root.mkdir()
     adb = root / "adb"
     adb.write_text(FAKE_ADB.format(python=sys.executable))
     adb.chmod(0o755)
     monkeypatch.setenv("PATH", f"{root}{os.pathsep}{os.environ['PATH']}")
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # 'bench' sets them: undo after
-        monkeypatch.setenv(var, "1")
     fake = FakeDevice(root)
     fake.save()
     return fake

@@ -210,11 +210,8 @@ def test_accuracy_and_report(exported, latency, tmp_path):
     assert LatencyReport.load(tmp_path / "report" / "latency.json").results == latency.results
 
 
-def test_cli_latency_json(exported, tmp_path, capsys, monkeypatch):
+def test_cli_latency_json(exported, tmp_path, capsys, bench_env):
     from mobile_sdk.cli import main
-
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # 'bench' sets them: undo after
-        monkeypatch.setenv(var, "1")
 
     out = tmp_path / "latency.json"
     code = main(
@@ -253,11 +250,8 @@ def test_cli_latency_json(exported, tmp_path, capsys, monkeypatch):
     )
 
 
-def test_cli_report(exported, tmp_path, capsys, monkeypatch):
+def test_cli_report(exported, tmp_path, capsys, bench_env):
     from mobile_sdk.cli import main
-
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # 'bench' sets them: undo after
-        monkeypatch.setenv(var, "1")
 
     out = tmp_path / "report"
     code = main(
