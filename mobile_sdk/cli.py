@@ -94,6 +94,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="negatives from every catalog image (a refreshed memory), not only the batch's",
     )
     p.add_argument(
+        "--mid-features",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also pool the backbone's penultimate block into the embedding (default: on)",
+    )
+    p.add_argument(
         "--no-freeze-bn",
         action="store_false",
         dest="freeze_bn",
@@ -102,7 +108,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(
         func=_cmd_train,
-        train_fields=list(from_defaults) + ["photo_photo", "catalog_memory", "freeze_bn"],
+        train_fields=list(from_defaults)
+        + ["photo_photo", "catalog_memory", "freeze_bn", "mid_features"],
     )
 
 

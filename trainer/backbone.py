@@ -79,6 +79,8 @@ class Backbone(nn.Module):
     """EfficientNet-Lite trunk: image batch (N,3,H,W) -> pooled features (N, feature_dim).
 
     ``classify`` applies the original 1000-way ImageNet classifier to pooled features.
+    ``forward_with_mid`` also returns the pooled output of the penultimate block (the
+    end of the last 7x7 stage before the 320-channel block and the 1x1 head conv).
     """
 
     def __init__(self, spec: BackboneSpec, pretrained: bool = True):
@@ -98,9 +100,31 @@ class Backbone(nn.Module):
         """The ImageNet classification layer (kept for the multitask loss)."""
         return self.net._fc
 
+    @property
+    def mid_dim(self) -> int:
+        """Channels of the penultimate block's output (192 for Lite0)."""
+        return self.net._blocks[-2]._block_args.output_filters
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.net.extract_features(x)
         return features.mean(dim=(2, 3))
+
+    def forward_with_mid(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pooled head features (N, feature_dim), pooled penultimate block (N, mid_dim)).
+
+        The same computation as ``net.extract_features`` (which has no tap), written out
+        so the penultimate block's output can be pooled as well.
+        """
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        rate = net._global_params.drop_connect_rate
+        mid = x
+        for idx, block in enumerate(net._blocks):
+            x = block(x, drop_connect_rate=rate * idx / len(net._blocks) if rate else rate)
+            if idx == len(net._blocks) - 2:
+                mid = x
+        x = net._swish(net._bn1(net._conv_head(x)))
+        return x.mean(dim=(2, 3)), mid.mean(dim=(2, 3))
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (N, 1000) from pooled features."""

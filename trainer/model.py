@@ -32,12 +32,18 @@ class ModelConfig:
     backbone: str = "efficientnet-lite0"
     embedding_dim: int = 256
     num_classes: int = 1000  # classifier of the multitask term; 1000 = the ImageNet head
+    # Also pool the penultimate block (mid-level texture and shape) and concatenate it,
+    # each part L2-normalised, before the projection. Frozen-feature probe on grocery
+    # val, 3 seeds: 0.803 with the head features alone, 0.833 with this (see
+    # docs/training_experiments.md).
+    mid_features: bool = True
 
     def to_dict(self) -> dict:
         return {
             "backbone": self.backbone,
             "embedding_dim": self.embedding_dim,
             "num_classes": self.num_classes,
+            "mid_features": self.mid_features,
         }
 
 
@@ -50,7 +56,7 @@ class EmbeddingNet(nn.Module):
             raise ValueError(f"embedding_dim must be positive, got {config.embedding_dim}")
         self.config = config
         self.backbone = Backbone(get_spec(config.backbone), pretrained=pretrained)
-        self.embed = nn.Linear(self.backbone.spec.feature_dim, config.embedding_dim)
+        self.embed = nn.Linear(self.feature_dim, config.embedding_dim)
         if config.num_classes != 1000:
             # an --aux-data folder with its own classes gets a fresh classifier
             self.backbone.net._fc = nn.Linear(self.backbone.spec.feature_dim, config.num_classes)
@@ -60,13 +66,28 @@ class EmbeddingNet(nn.Module):
         """Input size, crop rule and normalisation this model expects."""
         return self.backbone.spec.preprocess
 
+    @property
+    def feature_dim(self) -> int:
+        """Width of the features the embedding projection reads."""
+        extra = self.backbone.mid_dim if self.config.mid_features else 0
+        return self.backbone.spec.feature_dim + extra
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the projection reads (N, feature_dim), pooled head features for the
+        classifier). Without ``mid_features`` both are the pooled head features."""
+        if not self.config.mid_features:
+            pooled = self.backbone(x)
+            return pooled, pooled
+        pooled, mid = self.backbone.forward_with_mid(x)
+        return torch.cat([F.normalize(pooled, dim=1), F.normalize(mid, dim=1)], dim=1), pooled
+
     def forward(
         self, x: torch.Tensor, normalize: bool = True, with_logits: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Embeddings (unit length unless ``normalize=False``); with ``with_logits``
         also the classifier logits from the same backbone pass (for the multitask loss)."""
-        pooled = self.backbone(x)
-        e = self.embed(pooled)
+        feats, pooled = self.features(x)
+        e = self.embed(feats)
         e = F.normalize(e, dim=1) if normalize else e
         return (e, self.backbone.classify(pooled)) if with_logits else e
 
@@ -122,7 +143,8 @@ def load_model(path: str | os.PathLike) -> EmbeddingNet:
     """
     payload = load_checkpoint_file(path)
     try:
-        config = ModelConfig(**payload["model_config"])
+        # checkpoints written before mid_features existed pooled the head alone
+        config = ModelConfig(**{"mid_features": False, **payload["model_config"]})
         model = EmbeddingNet(config, pretrained=False)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError) as e:

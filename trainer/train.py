@@ -89,7 +89,7 @@ def _init_embedding_head(model: EmbeddingNet, images: TrainingImages, device: to
     tensors = [images[key] for key in images.catalog_keys()]
     x = torch.stack([t for t, _, _ in tensors]).to(device)
     x = x.contiguous(memory_format=torch.channels_last)
-    mean = torch.cat([model.backbone(chunk) for chunk in x.split(32)]).mean(dim=0)
+    mean = torch.cat([model.features(chunk)[0] for chunk in x.split(32)]).mean(dim=0)
     nn.init.orthogonal_(model.embed.weight)
     model.embed.bias.copy_(-model.embed.weight @ mean)
 
@@ -182,7 +182,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     torch.manual_seed(cfg.seed)
     aux = AuxiliaryImages(cfg.aux_data, seed=cfg.seed) if cfg.multitask == "aux" else None
     num_classes = aux.num_classes if aux is not None else 1000
-    model = EmbeddingNet(ModelConfig(cfg.backbone, cfg.embedding_dim, num_classes)).to(device)
+    model = EmbeddingNet(
+        ModelConfig(cfg.backbone, cfg.embedding_dim, num_classes, cfg.mid_features)
+    ).to(device)
     pre = model.preprocess
     images = TrainingImages(data, pre, progress=progress and is_main)
 

@@ -24,6 +24,7 @@ class TrainConfig:
     val: str | None = None
     backbone: str = "efficientnet-lite0"
     embedding_dim: int = 256
+    mid_features: bool = True  # also pool the penultimate block (ModelConfig.mid_features)
     head_init: str = "probe"  # "probe": linear probe on frozen features; "centered": random
     epochs: int = 10
     products_per_batch: int = 10
@@ -75,7 +76,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        # runs saved before mid_features existed trained without it
+        return cls(**{"mid_features": False, **{k: v for k, v in d.items() if k in names}})
 
     # Fields that may change between a run and its --resume without changing results.
     # (wise_alpha only acts after the last epoch.)
