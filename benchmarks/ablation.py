@@ -3,7 +3,10 @@
 Variants, all evaluated on ``--val`` (same products, unseen photos):
 
 - ``pretrained``: un-tuned ImageNet features;
-- ``head-only``: frozen backbone, one trained linear projection (softmax over the catalog);
+- ``head-only``: frozen backbone, one trained linear projection (softmax over the catalog)
+  of the pooled head features (the classic baseline);
+- ``head-only+mid``: the same projection reading what the shipped model's projection
+  reads (pooled head + pooled penultimate block, ``ModelConfig.mid_features``);
 - ``contrastive``: full fine-tuning, plain contrastive loss, no multitask term;
 - ``robust``: full fine-tuning, robust contrastive loss, no multitask term;
 - ``robust+multitask``: the shipped default (robust contrastive + distillation).
@@ -38,7 +41,7 @@ FULL = {
     "robust": dict(loss="robust", multitask="none"),
     "robust+multitask": dict(loss="robust", multitask="distill"),
 }
-VARIANTS = ["pretrained", "head-only", *FULL]
+VARIANTS = ["pretrained", "head-only", "head-only+mid", *FULL]
 
 
 def run_variant(name: str, data: str, val: str, out: Path, epochs: int) -> dict:
@@ -50,8 +53,8 @@ def run_variant(name: str, data: str, val: str, out: Path, epochs: int) -> dict:
     t0 = time.time()
     if name == "pretrained":
         model_spec = "pretrained"
-    elif name == "head-only":
-        model_spec = str(train_head_only(data, str(run)))
+    elif name in ("head-only", "head-only+mid"):
+        model_spec = str(train_head_only(data, str(run), mid_features=name == "head-only+mid"))
     else:
         cfg = TrainConfig(data=data, out=str(run), val=val, epochs=epochs, **FULL[name])
         train(cfg, resume=True)

@@ -22,18 +22,12 @@ from trainer.evaluate import embed_files
 from trainer.model import EmbeddingNet, ModelConfig, model_payload
 
 
-def fit_linear_probe(
-    model: EmbeddingNet,
-    dataset: Dataset,
-    epochs: int = 300,
-    lr: float = 1e-3,
-    scale: float = 16.0,
-    progress: bool = True,
-) -> float:
-    """Fit ``model.embed`` on frozen pooled features of ``dataset``; returns the final loss.
+def probe_features(
+    model: EmbeddingNet, dataset: Dataset, progress: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Frozen features the projection reads: (catalog, catalog labels, photos, photo labels).
 
-    Each photo is classified over the catalog products by a softmax of ``scale`` x cosine
-    between its projection and each product's best catalog projection.
+    Labels index ``dataset.products``.
 
     Raises:
         ValueError: the dataset has no photos.
@@ -42,27 +36,43 @@ def fit_linear_probe(
         raise ValueError(f"{dataset.root}: a linear probe needs photos")
     was_training = model.training
     model.eval()
-    backbone_only = _PooledFeatures(model)
+    features = _ProjectionInput(model)
     catalog_files = [f for p in dataset.products for f in p.catalog]
     catalog_label = torch.tensor([i for i, p in enumerate(dataset.products) for _ in p.catalog])
     photo_files = [f for p in dataset.products for f in p.photos]
     photo_label = torch.tensor([i for i, p in enumerate(dataset.products) for _ in p.photos])
     device = next(model.parameters()).device
-    cat = torch.from_numpy(
-        embed_files(backbone_only, catalog_files, device, progress=progress, desc="probe catalog")
-    ).to(device)
-    pho = torch.from_numpy(
-        embed_files(backbone_only, photo_files, device, progress=progress, desc="probe photos")
-    ).to(device)
-    proj = torch.nn.Linear(cat.shape[1], model.config.embedding_dim).to(device)
+    cat = embed_files(features, catalog_files, device, progress=progress, desc="probe catalog")
+    pho = embed_files(features, photo_files, device, progress=progress, desc="probe photos")
+    model.train(was_training)
+    return torch.from_numpy(cat), catalog_label, torch.from_numpy(pho), photo_label
+
+
+def fit_projection(
+    cat: torch.Tensor,
+    catalog_label: torch.Tensor,
+    pho: torch.Tensor,
+    photo_label: torch.Tensor,
+    out_dim: int,
+    epochs: int = 300,
+    lr: float = 1e-3,
+    scale: float = 16.0,
+) -> tuple[torch.nn.Linear, float]:
+    """Full-batch Adam fit of a linear projection on frozen features; (projection, loss).
+
+    Each photo is classified over the products by a softmax of ``scale`` x cosine
+    between its projection and each product's best catalog projection, as at search time.
+    The projection's initialisation draws from torch's global generator.
+    """
+    device = cat.device
+    num_products = int(catalog_label.max()) + 1
+    proj = torch.nn.Linear(cat.shape[1], out_dim).to(device)
     opt = torch.optim.Adam(proj.parameters(), lr=lr)
-    catalog_label, photo_label = catalog_label.to(device), photo_label.to(device)
     for _ in range(epochs):
         c = F.normalize(proj(cat), dim=1)
         p = F.normalize(proj(pho), dim=1)
-        # a product's score is its best catalog image, as at search time
         sims = p @ c.T
-        per_product = torch.full((len(pho), len(dataset.products)), -2.0, device=device)
+        per_product = torch.full((len(pho), num_products), -2.0, device=device)
         per_product = per_product.scatter_reduce(
             1, catalog_label.expand(len(pho), -1), sims, reduce="amax"
         )
@@ -70,11 +80,33 @@ def fit_linear_probe(
         opt.zero_grad()
         loss.backward()
         opt.step()
+    return proj, loss.item()
+
+
+def fit_linear_probe(
+    model: EmbeddingNet,
+    dataset: Dataset,
+    epochs: int = 300,
+    lr: float = 1e-3,
+    scale: float = 16.0,
+    progress: bool = True,
+) -> float:
+    """Fit ``model.embed`` on frozen features of ``dataset``; returns the final loss.
+
+    See :func:`fit_projection` for the objective.
+
+    Raises:
+        ValueError: the dataset has no photos.
+    """
+    device = next(model.parameters()).device
+    cat, cl, pho, pl = (t.to(device) for t in probe_features(model, dataset, progress))
+    proj, loss = fit_projection(
+        cat, cl, pho, pl, model.config.embedding_dim, epochs=epochs, lr=lr, scale=scale
+    )
     with torch.no_grad():
         model.embed.weight.copy_(proj.weight)
         model.embed.bias.copy_(proj.bias)
-    model.train(was_training)
-    return loss.item()
+    return loss
 
 
 def train_head_only(
@@ -84,23 +116,37 @@ def train_head_only(
     epochs: int = 300,
     lr: float = 1e-3,
     seed: int = 0,
+    mid_features: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Fit the projection on ``data`` and write ``out/model.pt`` (an ordinary checkpoint)."""
+    """Fit the projection on ``data`` and write ``out/model.pt`` (an ordinary checkpoint).
+
+    ``mid_features=False`` is the classic baseline (pooled head features only);
+    True gives the projection the same input as the shipped fine-tuned model.
+    """
     torch.manual_seed(seed)
     dataset = scan_dataset(data, check_images=True)
-    model = EmbeddingNet(ModelConfig(embedding_dim=embedding_dim)).eval()
+    config = ModelConfig(embedding_dim=embedding_dim, mid_features=mid_features)
+    model = EmbeddingNet(config).eval()
     t0 = time.time()
     loss = fit_linear_probe(model, dataset, epochs=epochs, lr=lr, progress=progress)
     payload = model_payload(model)
-    payload["train_config"] = {"baseline": "head-only", "data": data, "epochs": epochs, "lr": lr}
+    payload["train_config"] = {
+        "baseline": "head-only",
+        "data": data,
+        "epochs": epochs,
+        "lr": lr,
+        "mid_features": mid_features,
+    }
     payload["history"] = json.dumps([{"loss": loss}])
     path = save_atomic(payload, Path(out) / MODEL_FILE)
     print(f"head-only baseline trained in {time.time() - t0:.0f} s -> {path}", file=sys.stderr)
     return path
 
 
-class _PooledFeatures(torch.nn.Module):
+class _ProjectionInput(torch.nn.Module):
+    """The model up to (not including) its projection, for ``embed_files``."""
+
     def __init__(self, model: EmbeddingNet):
         super().__init__()
         self.model = model
@@ -110,4 +156,4 @@ class _PooledFeatures(torch.nn.Module):
         return self.model.preprocess
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.backbone(x)
+        return self.model.features(x)[0]
