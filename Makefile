@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DATA   ?=
 VAL    ?=
-EPOCHS ?= 10
+EPOCHS ?=
 RUN    ?= runs/$(if $(DATA),$(notdir $(patsubst %/,%,$(DATA))),builtin)
 DIST   ?= dist
 BUILTIN = data/builtin
@@ -29,7 +29,7 @@ VAL_DATA   = $(if $(DATA),$(VAL),$(BUILTIN)/val)
 train: venv
 	$(if $(DATA),,$(BIN)/deepproduct make-dataset --out $(BUILTIN))
 	$(BIN)/deepproduct train --data $(TRAIN_DATA) $(if $(VAL_DATA),--val $(VAL_DATA)) \
-		--epochs $(EPOCHS) --out $(RUN) --resume
+		$(if $(EPOCHS),--epochs $(EPOCHS)) --out $(RUN) --resume
 
 export: train
 	$(BIN)/deepproduct export --checkpoint $(RUN)/model.pt --calib $(TRAIN_DATA) \
