@@ -16,11 +16,18 @@ def images():
 
 def test_forward_with_mid_matches_the_library_trunk(images):
     backbone = EmbeddingNet(ModelConfig(), pretrained=False).eval().backbone
+    last_block_input = []
+    handle = backbone.net._blocks[-1].register_forward_pre_hook(
+        lambda _m, args: last_block_input.append(args[0])
+    )
     with torch.no_grad():
-        pooled, mid = backbone.forward_with_mid(images)
         expected = backbone.net.extract_features(images).mean(dim=(2, 3))
+        handle.remove()
+        pooled, mid = backbone.forward_with_mid(images)
     assert torch.equal(pooled, expected)
     assert mid.shape == (2, 192)  # Lite0's penultimate block (end of the 192-ch stage)
+    assert torch.equal(mid, last_block_input[0].mean(dim=(2, 3)))
+    assert not backbone.net._blocks[-2]._forward_hooks  # the tap is removed after the call
 
 
 def test_mid_features_concatenate_two_unit_parts(images):

@@ -112,19 +112,17 @@ class Backbone(nn.Module):
     def forward_with_mid(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(pooled head features (N, feature_dim), pooled penultimate block (N, mid_dim)).
 
-        The same computation as ``net.extract_features`` (which has no tap), written out
-        so the penultimate block's output can be pooled as well.
+        Runs the library's own ``extract_features`` and taps the penultimate block's
+        output with a forward hook that lives only for this call, so the trunk's loop
+        (stem, blocks with drop-connect, head) is not written out a second time.
         """
-        net = self.net
-        x = net._swish(net._bn0(net._conv_stem(x)))
-        rate = net._global_params.drop_connect_rate
-        mid = x
-        for idx, block in enumerate(net._blocks):
-            x = block(x, drop_connect_rate=rate * idx / len(net._blocks) if rate else rate)
-            if idx == len(net._blocks) - 2:
-                mid = x
-        x = net._swish(net._bn1(net._conv_head(x)))
-        return x.mean(dim=(2, 3)), mid.mean(dim=(2, 3))
+        taps: list[torch.Tensor] = []
+        handle = self.net._blocks[-2].register_forward_hook(lambda _m, _i, out: taps.append(out))
+        try:
+            features = self.net.extract_features(x)
+        finally:
+            handle.remove()
+        return features.mean(dim=(2, 3)), taps[0].mean(dim=(2, 3))
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (N, 1000) from pooled features."""
