@@ -16,9 +16,9 @@ import statistics
 import sys
 
 import torch
-import torch.nn.functional as F
 
 from mobile_sdk.dataset_layout import scan_dataset
+from mobile_sdk.retrieval_metrics import retrieval_metrics
 from trainer.head_only import fit_projection, probe_features
 from trainer.model import EmbeddingNet, ModelConfig
 
@@ -35,9 +35,9 @@ def probe_top1(mid_features: bool, data: str, val: str, seeds: list[int]) -> lis
         torch.manual_seed(seed)
         proj, _ = fit_projection(cat, cl, pho, pl, model.config.embedding_dim)
         with torch.no_grad():
-            sims = F.normalize(proj(vpho), dim=1) @ F.normalize(proj(vcat), dim=1).T
-        predicted = vcl[sims.argmax(dim=1)]  # the product of each photo's best catalog image
-        results.append((predicted == vpl).float().mean().item())
+            queries, gallery = proj(vpho).numpy(), proj(vcat).numpy()
+        metrics = retrieval_metrics(queries, vpl.tolist(), gallery, vcl.tolist())
+        results.append(metrics.top1)
     return results
 
 
