@@ -17,17 +17,17 @@ import sys
 
 import torch
 
-from mobile_sdk.dataset_layout import scan_dataset
+from mobile_sdk.dataset_layout import Dataset, scan_dataset
 from mobile_sdk.retrieval_metrics import retrieval_metrics
 from trainer.head_only import fit_projection, probe_features
 from trainer.model import EmbeddingNet, ModelConfig
 
 
-def probe_top1(mid_features: bool, data: str, val: str, seeds: list[int]) -> list[float]:
+def probe_top1(
+    mid_features: bool, train_set: Dataset, val_set: Dataset, seeds: list[int]
+) -> list[float]:
     """Val top-1 of the probe for each seed."""
     model = EmbeddingNet(ModelConfig(mid_features=mid_features)).eval()
-    train_set = scan_dataset(data, check_images=True)
-    val_set = scan_dataset(val, check_images=True, require_photos=True)
     cat, cl, pho, pl = probe_features(model, train_set)
     vcat, vcl, vpho, vpl = probe_features(model, val_set)
     results = []
@@ -47,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val", required=True, help="validation dataset root")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = p.parse_args(argv)
+    train_set = scan_dataset(args.data, check_images=True)
+    val_set = scan_dataset(args.val, check_images=True, require_photos=True)
     print("| projection input | top-1 per seed | mean ± sd |\n|---|---|---|")
     for mid, name in ((False, "pooled head (1280)"), (True, "pooled head + penultimate block")):
-        r = probe_top1(mid, args.data, args.val, args.seeds)
+        r = probe_top1(mid, train_set, val_set, args.seeds)
         sd = statistics.stdev(r) if len(r) > 1 else 0.0
         per_seed = " ".join(f"{x:.3f}" for x in r)
         print(f"| {name} | {per_seed} | {statistics.mean(r):.3f} ± {sd:.3f} |", flush=True)
