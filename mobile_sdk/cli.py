@@ -55,6 +55,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "products_per_batch": int,
         "photos_per_product": int,
         "simulated_fraction": float,
+        "photo_min_area": float,
         "batches_per_epoch": int,
         "loss": str,
         "pos_margin": float,
@@ -78,6 +79,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "memory_refresh": int,
         "head_init": str,
         "wise_alpha": float,
+        "ema_decay": float,
+        "input_size": int,
+        "precision": str,
     }
     for name, typ in from_defaults.items():
         p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name, default=None)

@@ -66,3 +66,27 @@ def test_train_config_from_an_old_run_keeps_head_only_pooling():
     del old["mid_features"]
     assert TrainConfig.from_dict(old).mid_features is False
     assert TrainConfig(data="d", out="o").mid_features is True
+
+
+def test_input_size_sets_the_preprocessing_and_survives_a_checkpoint(tmp_path):
+    model = EmbeddingNet(ModelConfig(input_size=288), pretrained=False).eval()
+    assert model.preprocess.input_size == 288
+    assert model.preprocess.crop_fraction == 0.875  # the backbone's crop rule is kept
+    x = torch.randn(1, 3, 288, 288, generator=torch.Generator().manual_seed(1))
+    path = save_atomic(model_payload(model), tmp_path / "model.pt")
+    loaded = load_model(path)
+    assert loaded.config.input_size == 288 and loaded.preprocess.input_size == 288
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_default_input_size_is_the_backbone_own():
+    assert EmbeddingNet(ModelConfig(), pretrained=False).preprocess.input_size == 224
+
+
+@pytest.mark.parametrize("size", [100, 16, 0])
+def test_input_size_must_be_a_multiple_of_32(size):
+    with pytest.raises(ValueError, match="multiple of 32"):
+        ModelConfig(input_size=size)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        TrainConfig(data="d", out="o", input_size=size)

@@ -173,3 +173,22 @@ def test_augment_photo_is_deterministic_light_and_square():
     mean_in = np.asarray(photo, dtype=np.float64).mean(axis=(0, 1))
     mean_out = np.asarray(a, dtype=np.float64).mean(axis=(0, 1))
     assert np.abs(mean_in - mean_out).max() < 50
+
+
+def test_augment_photo_min_area_sets_how_close_a_view_can_be():
+    photo = np.zeros((180, 240, 3), np.uint8)
+    photo[:, :120] = (200, 30, 30)  # red left half
+    photo[:, 120:] = (30, 30, 200)  # blue right half
+    photo = Image.fromarray(photo)
+
+    def minority_share(min_area: float, seed: int) -> float:
+        out = np.asarray(augment_photo(photo, np.random.default_rng(seed), 64, min_area))
+        blue = (out[..., 2].astype(int) > out[..., 0]).mean()
+        return min(blue, 1 - blue)
+
+    # whole-photo crops always show both halves; close crops sometimes only one
+    assert min(minority_share(1.0, s) for s in range(20)) > 0.15
+    assert min(minority_share(0.1, s) for s in range(20)) < 0.05
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="min_area"):
+            augment_photo(photo, np.random.default_rng(0), 64, bad)

@@ -149,3 +149,19 @@ def test_wise_ft_ships_interpolated_weights(tiny_data, tmp_path):
     torch.testing.assert_close(shipped[key], (init[key] + tuned[key]) / 2)
     history = (out / "history.json").read_text()
     assert '"epoch": "wise-ft"' in history and '"wise_alpha": 0.5' in history
+
+
+def test_ema_ships_and_resumes_the_averaged_weights(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    cfg = dict(data=str(tiny_data), out=str(out), ema_decay=0.5, **{**TINY, "epochs": 1})
+    train(TrainConfig(**cfg), progress=False)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    live, ema = state["state_dict"], state["ema_state_dict"]
+    key = "embed.weight"
+    assert not torch.equal(live[key], ema["module." + key])  # the average lags the live weights
+    shipped = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    assert torch.equal(shipped[key], ema["module." + key])
+    # a resumed second epoch keeps averaging from the saved average
+    train(TrainConfig(**{**cfg, "epochs": 2}), resume=True, progress=False)
+    resumed = torch.load(out / "checkpoint.pt", weights_only=True)["ema_state_dict"]
+    assert int(resumed["n_averaged"]) == 2 * int(ema["n_averaged"])

@@ -9,6 +9,7 @@ into the exported model's metadata; nothing else restates it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import io
 from dataclasses import dataclass
@@ -83,13 +84,16 @@ class Backbone(nn.Module):
     end of the last 7x7 stage before the 320-channel block and the 1x1 head conv).
     """
 
-    def __init__(self, spec: BackboneSpec, pretrained: bool = True):
+    def __init__(self, spec: BackboneSpec, pretrained: bool = True, input_size: int | None = None):
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
         self.spec = spec
+        size = input_size or spec.preprocess.input_size
+        #: the spec's preprocessing at this trunk's input size
+        self.preprocess = dataclasses.replace(spec.preprocess, input_size=size)
         with contextlib.redirect_stdout(io.StringIO()):  # the package prints on build
-            net = EfficientNet.from_name(spec.name)
+            net = EfficientNet.from_name(spec.name, image_size=size)
         if pretrained:
             state = torch.load(weights_file(spec), map_location="cpu", weights_only=True)
             net.load_state_dict(state)

@@ -37,6 +37,15 @@ class ModelConfig:
     # val, 3 seeds: 0.803 with the head features alone, 0.833 with this (see
     # docs/training_experiments.md).
     mid_features: bool = True
+    # Side of the square model input; None: the backbone's own (224 for Lite0). Any
+    # multiple of 32 gives the same "same" padding as the pretrained size, so the
+    # ImageNet weights apply unchanged; the crop rule and normalisation stay the
+    # backbone's.
+    input_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.input_size is not None and (self.input_size < 32 or self.input_size % 32):
+            raise ValueError(f"input_size must be a multiple of 32, got {self.input_size}")
 
     def to_dict(self) -> dict:
         return {
@@ -44,6 +53,7 @@ class ModelConfig:
             "embedding_dim": self.embedding_dim,
             "num_classes": self.num_classes,
             "mid_features": self.mid_features,
+            "input_size": self.input_size,
         }
 
 
@@ -55,7 +65,9 @@ class EmbeddingNet(nn.Module):
         if config.embedding_dim < 1:
             raise ValueError(f"embedding_dim must be positive, got {config.embedding_dim}")
         self.config = config
-        self.backbone = Backbone(get_spec(config.backbone), pretrained=pretrained)
+        self.backbone = Backbone(
+            get_spec(config.backbone), pretrained=pretrained, input_size=config.input_size
+        )
         self.embed = nn.Linear(self.feature_dim, config.embedding_dim)
         if config.num_classes != 1000:
             # an --aux-data folder with its own classes gets a fresh classifier
@@ -64,7 +76,7 @@ class EmbeddingNet(nn.Module):
     @property
     def preprocess(self) -> PreprocessConfig:
         """Input size, crop rule and normalisation this model expects."""
-        return self.backbone.spec.preprocess
+        return self.backbone.preprocess
 
     @property
     def feature_dim(self) -> int:
@@ -101,7 +113,7 @@ class PretrainedFeatures(nn.Module):
 
     @property
     def preprocess(self) -> PreprocessConfig:
-        return self.backbone.spec.preprocess
+        return self.backbone.preprocess
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.backbone(x), dim=1)

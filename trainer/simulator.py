@@ -213,10 +213,12 @@ def simulate_photo(
     return photo
 
 
-def augment_photo(image: Image.Image, rng: np.random.Generator, size: int = 256) -> Image.Image:
+def augment_photo(
+    image: Image.Image, rng: np.random.Generator, size: int = 256, min_area: float = 0.6
+) -> Image.Image:
     """Light augmentation of a real phone photo, RGB size x size.
 
-    Random resized crop (0.6-1 of the area, aspect 3:4-4:3), rotation up to 10 degrees,
+    Random resized crop (``min_area``-1 of the area, aspect 3:4-4:3), rotation up to 10 degrees,
     brightness / contrast / saturation / white-balance jitter, and occasionally blur,
     sensor noise and a JPEG round trip. The photo is already realistic, so the changes
     are small: they teach invariance without inventing new clutter.
@@ -225,18 +227,25 @@ def augment_photo(image: Image.Image, rng: np.random.Generator, size: int = 256)
         image: a phone photo, any mode (converted to RGB; alpha is dropped).
         rng: source of all randomness; same image + same generator state -> same bytes.
         size: side of the square output in pixels.
+        min_area: smallest fraction of the photo's area a crop keeps, in (0, 1]. Small
+            crops show part of a package or a few fruits of a pile, so that a product
+            is also recognised from a partial or closer view.
 
     Returns:
         A new RGB image of ``size`` x ``size`` pixels.
 
     Raises:
-        ValueError: if ``image`` has no pixels or ``size`` is not positive.
+        ValueError: if ``image`` has no pixels, ``size`` is not positive or ``min_area``
+            is not in (0, 1].
     """
     _check(image, size)
-    rgb = _shrink(image.convert("RGB"), size)
+    if not 0.0 < min_area <= 1.0:
+        raise ValueError(f"min_area must be in (0, 1], got {min_area}")
+    # smaller crops keep more source pixels, so that a close view is not upsampled mush
+    rgb = _shrink(image.convert("RGB"), round(size * max(1.0, math.sqrt(0.6 / min_area))))
     w, h = rgb.size
 
-    area = rng.uniform(0.6, 1.0) * w * h
+    area = rng.uniform(min_area, 1.0) * w * h
     aspect = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
     angle = math.radians(rng.uniform(-10.0, 10.0))
     cw, ch = math.sqrt(area * aspect), math.sqrt(area / aspect)

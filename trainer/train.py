@@ -6,6 +6,7 @@ under ``torchrun`` (DistributedDataParallel): each rank draws its own batches.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -17,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -39,7 +41,7 @@ from trainer.losses import ContrastiveLoss, DistillationLoss, RobustContrastiveL
 from trainer.miners import BatchPairMiner
 from trainer.model import CHECKPOINT_FORMAT, EmbeddingNet, ModelConfig, model_payload
 from trainer.sampler import ProductBatchSampler
-from trainer.train_config import TrainConfig
+from trainer.train_config import TrainConfig, TrainConfigError
 from trainer.training_images import TrainingImages
 
 
@@ -142,6 +144,31 @@ def _check_resume(saved: dict, cfg: TrainConfig) -> None:
         )
 
 
+def _native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (not emulated, which is slower)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    return any(
+        getattr(cpu, name, lambda: False)()
+        for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    )
+
+
+def training_autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast context of the training passes for ``precision`` ("auto", "bf16", "fp32").
+
+    Raises:
+        TrainConfigError: "bf16" asked for on a device without native bfloat16.
+    """
+    bf16 = precision == "bf16" or (precision == "auto" and _native_bf16(device))
+    if not bf16:
+        return contextlib.nullcontext()
+    if precision == "bf16" and not _native_bf16(device):
+        raise TrainConfigError(f"precision bf16: {device.type} has no native bfloat16; use fp32")
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def _distributed() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -183,10 +210,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     aux = AuxiliaryImages(cfg.aux_data, seed=cfg.seed) if cfg.multitask == "aux" else None
     num_classes = aux.num_classes if aux is not None else 1000
     model = EmbeddingNet(
-        ModelConfig(cfg.backbone, cfg.embedding_dim, num_classes, cfg.mid_features)
+        ModelConfig(
+            cfg.backbone, cfg.embedding_dim, num_classes, cfg.mid_features, cfg.input_size
+        )
     ).to(device)
     pre = model.preprocess
-    images = TrainingImages(data, pre, progress=progress and is_main)
+    images = TrainingImages(
+        data, pre, progress=progress and is_main, photo_min_area=cfg.photo_min_area
+    )
 
     for stale in out.glob(f".{STATE_FILE}.*.tmp"):  # left by a kill during a save
         stale.unlink(missing_ok=True)
@@ -249,10 +280,19 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _lr_lambda(total_steps, cfg.warmup_fraction)
     )
+    # exponential moving average of the weights: what is evaluated and shipped when on
+    ema = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        if cfg.ema_decay
+        else None
+    )
+    shipped = ema.module if ema is not None else model
     history: list[dict] = []
     start_epoch = 0
     if saved is not None:
         model.load_state_dict(saved["state_dict"])
+        if ema is not None:
+            ema.load_state_dict(saved["ema_state_dict"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         restore_rng_state(saved["rng"])
@@ -266,6 +306,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[local_rank] if device.type == "cuda" else None
         )
+    autocast = training_autocast(cfg.precision, device)
     t_run = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
@@ -289,7 +330,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 memory.refresh(model, device, epoch * len(sampler) + step)
                 if cfg.freeze_bn:
                     _freeze_batchnorm(net)
-            emb, logits = net(x, with_logits=True)
+            with autocast:
+                emb, logits = net(x, with_logits=True)
+            emb, logits = emb.float(), logits.float()  # losses in float32
             if memory is not None:
                 emb_all, labels_all, photo_all = memory.extend(emb, labels, is_photo)
             else:
@@ -298,19 +341,22 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             l_pair = pair_loss(emb_all, pairs)
             l_mt = torch.zeros((), device=device)
             if teacher is not None:
-                with torch.no_grad():
-                    t_logits = teacher.classify(teacher(x))
+                with torch.no_grad(), autocast:
+                    t_logits = teacher.classify(teacher(x)).float()
                 l_mt = distill(logits, t_logits)
             elif aux is not None:
                 ax, ay = aux.batch(epoch * len(sampler) + step, cfg.aux_batch, pre)
                 ax = ax.to(device).contiguous(memory_format=torch.channels_last)
-                _, a_logits = net(ax, with_logits=True)
-                l_mt = nn.functional.cross_entropy(a_logits, ay.to(device))
+                with autocast:
+                    _, a_logits = net(ax, with_logits=True)
+                l_mt = nn.functional.cross_entropy(a_logits.float(), ay.to(device))
             loss = l_pair + cfg.mt_weight * l_mt
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             n_images += len(x)
             npos, nneg = pairs.counts
             for k, v in (
@@ -335,12 +381,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         )
         if is_main:
             if val is not None:
-                record.update(_val_metrics(model, val, device))
+                record.update(_val_metrics(shipped, val, device))
             history.append(record)
-            save_atomic(
-                _state(model, optimizer, scheduler, cfg, epoch, history, init_state),
-                out / STATE_FILE,
-            )
+            state = _state(model, optimizer, scheduler, cfg, epoch, history, init_state)
+            if ema is not None:
+                state["ema_state_dict"] = ema.state_dict()
+            save_atomic(state, out / STATE_FILE)
             msg = (
                 f"epoch {epoch + 1}/{cfg.epochs}: loss {record['loss']:.4f} "
                 f"(pair {record['pair']:.4f}, multitask {record['multitask']:.4f}), "
@@ -349,6 +395,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             if val is not None:
                 msg += f", val top-1 {record['val_top1']:.3f} top-5 {record['val_top5']:.3f}"
             print(msg, file=sys.stderr, flush=True)
+    if ema is not None:
+        model.load_state_dict(ema.module.state_dict())
     if is_main and cfg.wise_alpha < 1.0 and history:
         tuned = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         model.load_state_dict(interpolate_weights(init_state, tuned, cfg.wise_alpha))

@@ -9,6 +9,7 @@ from mobile_sdk.errors import DeepProductError
 PAIR_LOSSES = ("robust", "contrastive")
 MULTITASK = ("distill", "aux", "none")
 HEAD_INITS = ("probe", "centered")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 class TrainConfigError(DeepProductError, ValueError):
@@ -25,6 +26,7 @@ class TrainConfig:
     backbone: str = "efficientnet-lite0"
     embedding_dim: int = 256
     mid_features: bool = True  # also pool the penultimate block (ModelConfig.mid_features)
+    input_size: int | None = None  # model input side; None: the backbone's (224 for Lite0)
     head_init: str = "probe"  # "probe": linear probe on frozen features; "centered": random
     # epochs and lr: measured on grocery in docs/training_experiments.md (6 epochs: 39 min
     # on 2 cores, val flat after epoch 3; lr 1e-4 drifted down after epoch 4, 3e-5 did not)
@@ -32,6 +34,7 @@ class TrainConfig:
     products_per_batch: int = 10
     photos_per_product: int = 2
     simulated_fraction: float = 0.25
+    photo_min_area: float = 0.6  # smallest area fraction of a real photo's random crop
     batches_per_epoch: int | None = None
     loss: str = "robust"
     pos_margin: float | None = None  # None: the loss class's default
@@ -53,10 +56,18 @@ class TrainConfig:
     warmup_fraction: float = 0.05
     freeze_bn: bool = True
     trainable_blocks: int | None = None  # None: every layer trains (full fine-tuning)
+    # Exponential moving average of the weights (0: off). The average is what each
+    # epoch's validation scores and what model.pt ships; e.g. 0.99 averages about the
+    # last 100 steps.
+    ema_decay: float = 0.0
     # WiSE-FT: the shipped weights are init + wise_alpha x (fine-tuned - init); 1 = as trained
     wise_alpha: float = 1.0
     seed: int = 0
     num_workers: int = 0
+    # Arithmetic of the training passes (weights, losses and evaluation stay float32).
+    # "auto": bfloat16 autocast where the hardware has native bf16 (CUDA, or a CPU with
+    # AVX-512 BF16 / AMX; about 1.4x the float32 speed on this 2-core machine), else fp32.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.loss not in PAIR_LOSSES:
@@ -67,8 +78,18 @@ class TrainConfig:
             raise TrainConfigError("multitask 'aux' needs --aux-data DIR (one folder per class)")
         if self.head_init not in HEAD_INITS:
             raise TrainConfigError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise TrainConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0.0 <= self.wise_alpha <= 1.0:
             raise TrainConfigError(f"wise_alpha must be in [0, 1], got {self.wise_alpha}")
+        if self.precision not in PRECISIONS:
+            raise TrainConfigError(
+                f"precision must be one of {PRECISIONS}, got {self.precision!r}"
+            )
+        if self.input_size is not None and (self.input_size < 32 or self.input_size % 32):
+            raise TrainConfigError(f"input_size must be a multiple of 32, got {self.input_size}")
+        if not 0.0 < self.photo_min_area <= 1.0:
+            raise TrainConfigError(f"photo_min_area must be in (0, 1], got {self.photo_min_area}")
         if self.epochs < 1:
             raise TrainConfigError(f"epochs must be >= 1, got {self.epochs}")
 

@@ -51,12 +51,20 @@ def to_tensor(pixels: np.ndarray, config: PreprocessConfig) -> torch.Tensor:
 class TrainingImages(TorchDataset):
     """Maps a :class:`SampleKey` to ``(image tensor, product index, is_photo)``.
 
-    Catalog slots give a clean catalog view; photo slots an augmented real photo;
+    Catalog slots give a clean catalog view; photo slots an augmented real photo
+    (crops keep at least ``photo_min_area`` of it);
     simulated slots a phone photo simulated from a catalog image.
     """
 
-    def __init__(self, dataset: Dataset, config: PreprocessConfig, progress: bool = True):
+    def __init__(
+        self,
+        dataset: Dataset,
+        config: PreprocessConfig,
+        progress: bool = True,
+        photo_min_area: float = 0.6,
+    ):
         self.config = config
+        self.photo_min_area = photo_min_area
         files = [(i, CATALOG, f) for i, p in enumerate(dataset.products) for f in p.catalog]
         files += [(i, PHOTO, f) for i, p in enumerate(dataset.products) for f in p.photos]
         self.catalog: list[list[Image.Image]] = [[] for _ in dataset.products]
@@ -73,7 +81,8 @@ class TrainingImages(TorchDataset):
         if key.kind == CATALOG:
             pixels = catalog_view(self.catalog[key.product][key.item], rng, self.config)
         elif key.kind == PHOTO:
-            pixels = np.asarray(augment_photo(self.photos[key.product][key.item], rng, size=size))
+            photo = self.photos[key.product][key.item]
+            pixels = np.asarray(augment_photo(photo, rng, size=size, min_area=self.photo_min_area))
         elif key.kind == SIMULATED:
             pixels = np.asarray(simulate_photo(self.catalog[key.product][key.item], rng, size=size))
         else:
