@@ -14,17 +14,22 @@ Variants, all evaluated on ``--val`` (same products, unseen photos):
 With ``--split`` the same variants are also trained on a product-disjoint split of
 ``--data`` and evaluated on the held-out products (products never seen in training).
 
-Each run lives in ``OUT/<variant>`` and resumes where it stopped, so the ablation
-can be spread over several sessions: just run the same command again.
+Each run lives in ``OUT/<variant>`` (``OUT/<variant>_seed<k>`` for seeds other than 0)
+and resumes where it stopped, so the ablation can be spread over several sessions: just
+run the same command again. One seed's val top-1 moves by about 2-3 points between
+seeds (223 queries), so ``--seeds 0 1 2`` reports each trained variant's mean and
+spread over several training seeds.
 
     python benchmarks/ablation.py --data ../shared/data/grocery/train \\
-        --val ../shared/data/grocery/val --out runs/ablation [--split] [--only robust]
+        --val ../shared/data/grocery/val --out runs/ablation [--split] [--only robust] \\
+        [--seeds 0 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -44,9 +49,9 @@ FULL = {
 VARIANTS = ["pretrained", "head-only", "head-only+mid", *FULL]
 
 
-def run_variant(name: str, data: str, val: str, out: Path, epochs: int) -> dict:
+def run_variant(name: str, data: str, val: str, out: Path, epochs: int, seed: int = 0) -> dict:
     """Train (or resume) one variant and evaluate it; cached in ``out/name/eval.json``."""
-    run = out / name.replace("+", "_")
+    run = out / (name.replace("+", "_") + (f"_seed{seed}" if seed else ""))
     result_file = run / "eval.json"
     if result_file.exists():
         return json.loads(result_file.read_text())
@@ -54,9 +59,13 @@ def run_variant(name: str, data: str, val: str, out: Path, epochs: int) -> dict:
     if name == "pretrained":
         model_spec = "pretrained"
     elif name in ("head-only", "head-only+mid"):
-        model_spec = str(train_head_only(data, str(run), mid_features=name == "head-only+mid"))
+        model_spec = str(
+            train_head_only(data, str(run), seed=seed, mid_features=name == "head-only+mid")
+        )
     else:
-        cfg = TrainConfig(data=data, out=str(run), val=val, epochs=epochs, **FULL[name])
+        cfg = TrainConfig(
+            data=data, out=str(run), val=val, epochs=epochs, seed=seed, **FULL[name]
+        )
         train(cfg, resume=True)
         model_spec = str(run / "model.pt")
     train_s = time.time() - t0
@@ -64,6 +73,7 @@ def run_variant(name: str, data: str, val: str, out: Path, epochs: int) -> dict:
     history = run / "history.json"
     record = {
         "variant": name,
+        "seed": seed,
         **metrics.to_dict(),
         "train_seconds_this_session": round(train_s),
         "train_seconds": round(sum(e.get("seconds", 0) for e in json.loads(history.read_text())))
@@ -75,18 +85,33 @@ def run_variant(name: str, data: str, val: str, out: Path, epochs: int) -> dict:
 
 
 def table(rows: list[dict], title: str) -> str:
+    """Markdown table: one line per variant, metrics averaged over its seeds."""
     lines = [
         f"### {title}",
         "",
-        "| variant | top-1 | top-5 | mAP | queries | train s |",
-        "|---|---|---|---|---|---|",
+        "| variant | seeds | top-1 (mean ± sd) | top-1 per seed | top-5 | mAP | queries "
+        "| train s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    for v in variants:
+        runs = [r for r in rows if r["variant"] == v]
+        top1 = [r["top1"] for r in runs]
+        sd = f" ± {statistics.stdev(top1):.3f}" if len(top1) > 1 else ""
+        top5, mean_ap, secs = (
+            statistics.mean(r[key] for r in runs) for key in ("top5", "map", "train_seconds")
+        )
         lines.append(
-            f"| {r['variant']} | {r['top1']:.3f} | {r['top5']:.3f} | {r['map']:.3f} "
-            f"| {r['queries']} | {r['train_seconds']} |"
+            f"| {v} | {' '.join(str(r.get('seed', 0)) for r in runs)} "
+            f"| {statistics.mean(top1):.3f}{sd} | {' '.join(f'{t:.3f}' for t in top1)} "
+            f"| {top5:.3f} | {mean_ap:.3f} | {runs[0]['queries']} | {round(secs)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def seeds_of(name: str, seeds: list[int]) -> list[int]:
+    """The pretrained features have nothing to seed: one run."""
+    return [0] if name == "pretrained" else seeds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,17 +128,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--only", action="append", choices=VARIANTS, help="run just these variants (repeatable)"
     )
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="training seeds (default: %(default)s)"
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     names = args.only or VARIANTS
     report = []
-    rows = [run_variant(n, args.data, args.val, out / "val", args.epochs) for n in names]
+    rows = [
+        run_variant(n, args.data, args.val, out / "val", args.epochs, seed)
+        for n in names
+        for seed in seeds_of(n, args.seeds)
+    ]
     report.append(table(rows, f"trained on {args.data}, evaluated on {args.val}"))
     if args.split:
         train_dir, held_dir, n_train, n_held = split_products(args.data, out / "split", 0.25, 0)
         rows = [
-            run_variant(n, str(train_dir), str(held_dir), out / "heldout", args.epochs)
+            run_variant(n, str(train_dir), str(held_dir), out / "heldout", args.epochs, seed)
             for n in names
+            for seed in seeds_of(n, args.seeds)
         ]
         report.append(
             table(
