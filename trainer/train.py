@@ -195,6 +195,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     rank, local_rank, world = _distributed()
     is_main = rank == 0
     device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    autocast = training_autocast(cfg.precision, device)  # checked before any slow step
     out = Path(cfg.out)
     data = scan_dataset(cfg.data, check_images=True)
     val: Dataset | None = scan_dataset(cfg.val, require_photos=True) if cfg.val else None
@@ -306,7 +307,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[local_rank] if device.type == "cuda" else None
         )
-    autocast = training_autocast(cfg.precision, device)
     t_run = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
