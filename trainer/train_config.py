@@ -28,8 +28,9 @@ class TrainConfig:
     mid_features: bool = True  # also pool the penultimate block (ModelConfig.mid_features)
     input_size: int | None = None  # model input side; None: the backbone's (224 for Lite0)
     head_init: str = "probe"  # "probe": linear probe on frozen features; "centered": random
-    # epochs and lr: measured on grocery in docs/training_experiments.md (6 epochs: 39 min
-    # on 2 cores, val flat after epoch 3; lr 1e-4 drifted down after epoch 4, 3e-5 did not)
+    # epochs and lr: measured on grocery in docs/training_experiments.md (6 epochs on 2
+    # cores: 17 min in bf16, 39 in fp32; val flat after epoch 3; lr 1e-4 drifted down after
+    # epoch 4, 3e-5 did not)
     epochs: int = 6
     products_per_batch: int = 10
     photos_per_product: int = 2
