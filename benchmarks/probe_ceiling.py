@@ -19,7 +19,6 @@ features (``logistic regression``). See docs/training_experiments.md, session 5.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 
@@ -27,14 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mobile_sdk.dataset_layout import scan_dataset
-from mobile_sdk.retrieval_metrics import product_scores, retrieval_metrics
+from benchmarks.probe_seeds import probe_datasets
+from mobile_sdk.retrieval_metrics import product_scores, retrieval_metrics, score_metrics
 from trainer.head_only import fit_projection, probe_features
 from trainer.model import EmbeddingNet, ModelConfig
-
-
-def _top1(scores: np.ndarray, products: list[str], truth: list[str]) -> float:
-    return float(np.mean([products[i] == t for i, t in zip(scores.argmax(1), truth, strict=True)]))
 
 
 def logistic_regression_top1(
@@ -55,13 +50,7 @@ def logistic_regression_top1(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="training dataset root")
-    p.add_argument("--val", required=True, help="validation dataset root (same products)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    args = p.parse_args(argv)
-    train_set = scan_dataset(args.data, check_images=True)
-    val_set = scan_dataset(args.val, check_images=True, require_photos=True)
+    args, train_set, val_set = probe_datasets(__doc__, argv)
     ids = [p.product_id for p in train_set.products]
     if ids != [p.product_id for p in val_set.products]:
         sys.exit(f"{args.val}: not the same products as {args.data}")
@@ -83,11 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         s_cat, products = product_scores(q, g, gallery_ids)
         s_pho, photo_products = product_scores(q, t, photo_ids)
         s_pho = s_pho[:, [photo_products.index(p) for p in products]]
+        added = score_metrics(s_cat + 0.5 * s_pho, products, truth)
         centred = retrieval_metrics(q - t.mean(0), truth, g - c_mean, gallery_ids)
         for name, value in (
-            ("catalog (the task)", retrieval_metrics(q, truth, g, gallery_ids).top1),
+            ("catalog (the task)", score_metrics(s_cat, products, truth).top1),
             ("catalog + train photos in the index", both.top1),
-            ("catalog + 0.5 x best train photo", _top1(s_cat + 0.5 * s_pho, products, truth)),
+            ("catalog + 0.5 x best train photo", added.top1),
             ("centred per domain", centred.top1),
         ):
             rows.setdefault(name, []).append(value)

@@ -41,14 +41,25 @@ def probe_top1(
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def probe_datasets(
+    doc: str, argv: list[str] | None
+) -> tuple[argparse.Namespace, Dataset, Dataset]:
+    """The probe scripts' command line (--data, --val, --seeds), datasets scanned once.
+
+    ``doc``: the script's docstring; its first paragraph becomes the description.
+    """
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--data", required=True, help="training dataset root")
-    p.add_argument("--val", required=True, help="validation dataset root")
+    p.add_argument("--val", required=True, help="validation dataset root (same products)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = p.parse_args(argv)
     train_set = scan_dataset(args.data, check_images=True)
     val_set = scan_dataset(args.val, check_images=True, require_photos=True)
+    return args, train_set, val_set
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, train_set, val_set = probe_datasets(__doc__, argv)
     print("| projection input | top-1 per seed | mean ± sd |\n|---|---|---|")
     for mid, name in ((False, "pooled head (1280)"), (True, "pooled head + penultimate block")):
         r = probe_top1(mid, train_set, val_set, args.seeds)

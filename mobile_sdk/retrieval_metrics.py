@@ -84,7 +84,20 @@ def retrieval_metrics(
     Raises:
         ValueError: a query's product is missing from the gallery, or shapes mismatch.
     """
-    scores, products = product_scores(queries, gallery, gallery_ids)
+    return score_metrics(*product_scores(queries, gallery, gallery_ids), query_ids)
+
+
+def score_metrics(
+    scores: np.ndarray, products: Sequence[str], query_ids: Sequence[str]
+) -> RetrievalResult:
+    """Top-1, top-5 and mAP from a (Q, P) score matrix whose columns are ``products``.
+
+    The ranking rule of :func:`retrieval_metrics` (ties count against the right answer),
+    for scores that are not one cosine per product, e.g. two scores added.
+
+    Raises:
+        ValueError: a query's product is not among ``products``.
+    """
     column = {pid: i for i, pid in enumerate(products)}
     missing = sorted(set(query_ids) - set(column))
     if missing:

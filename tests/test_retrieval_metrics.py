@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mobile_sdk.retrieval_metrics import retrieval_metrics
+from mobile_sdk.retrieval_metrics import retrieval_metrics, score_metrics
 
 
 def test_hand_computed_ranks():
@@ -39,3 +39,16 @@ def test_errors():
         retrieval_metrics(np.zeros((1, 2)), ["a"], np.eye(2), ["a", "b"])
     with pytest.raises(ValueError, match="shapes"):
         retrieval_metrics(np.ones((1, 3)), ["a"], np.eye(2), ["a", "b"])
+
+
+def test_score_metrics_ranks_a_given_score_matrix_by_the_same_rule():
+    scores = np.array([
+        [0.9, 0.5, 0.1],   # truth a: rank 1
+        [0.7, 0.7, 0.1],   # truth b, tied with a: counted as rank 2
+        [0.2, 0.3, 0.1],   # truth c: rank 3
+    ])
+    r = score_metrics(scores, ["a", "b", "c"], ["a", "b", "c"])
+    assert r.top1 == pytest.approx(1 / 3)
+    assert r.map == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+    with pytest.raises(ValueError, match="absent"):
+        score_metrics(scores, ["a", "b", "c"], ["a", "b", "z"])
