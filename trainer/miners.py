@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-NEGATIVE_MODES = ("hard", "semihard", "hard+semihard", "all")
+from trainer.train_config import NEGATIVE_MODES
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from mobile_sdk.errors import DeepProductError
 PAIR_LOSSES = ("robust", "contrastive")
 MULTITASK = ("distill", "aux", "none")
 HEAD_INITS = ("probe", "centered")
+NEGATIVE_MODES = ("hard", "semihard", "hard+semihard", "all")  # trainer.miners
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
@@ -77,6 +78,10 @@ class TrainConfig:
             raise TrainConfigError(f"multitask must be one of {MULTITASK}, got {self.multitask!r}")
         if self.multitask == "aux" and not self.aux_data:
             raise TrainConfigError("multitask 'aux' needs --aux-data DIR (one folder per class)")
+        if self.negatives not in NEGATIVE_MODES:
+            raise TrainConfigError(
+                f"negatives must be one of {NEGATIVE_MODES}, got {self.negatives!r}"
+            )
         if self.head_init not in HEAD_INITS:
             raise TrainConfigError(f"head_init must be one of {HEAD_INITS}, got {self.head_init!r}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -84,9 +89,7 @@ class TrainConfig:
         if not 0.0 <= self.wise_alpha <= 1.0:
             raise TrainConfigError(f"wise_alpha must be in [0, 1], got {self.wise_alpha}")
         if self.precision not in PRECISIONS:
-            raise TrainConfigError(
-                f"precision must be one of {PRECISIONS}, got {self.precision!r}"
-            )
+            raise TrainConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.input_size is not None and (self.input_size < 32 or self.input_size % 32):
             raise TrainConfigError(f"input_size must be a multiple of 32, got {self.input_size}")
         if not 0.0 < self.photo_min_area <= 1.0:
