@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.script_main import run_script
 from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import scan_dataset
 from mobile_sdk.dataset_split import split_products
@@ -163,4 +164,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, __file__))

@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.script_main import run_script
+
 SUITE = "bookworm"  # Debian 12: Python 3.11, matching the cp311 wheels fetched for it
 MIRROR = "http://deb.debian.org/debian"
 APT_PACKAGES = ("qemu-user-static", "binfmt-support", "debootstrap")
@@ -513,14 +515,14 @@ def ensure_venv(root: Path, wheels: Path, log: Path) -> None:
 
 
 def copy_sources(root: Path) -> None:
-    """This checkout's ``mobile_sdk`` and this module into the root (fresh each run)."""
+    """Copy this checkout's ``mobile_sdk`` and what this module imports into the root."""
     repo = Path(__file__).resolve().parent.parent
     src = root / INSIDE.relative_to("/") / "src"
     shutil.rmtree(src, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(repo / "mobile_sdk", src / "mobile_sdk", ignore=ignore)
     (src / "benchmarks").mkdir(parents=True)
-    for name in ("__init__.py", "arm_parity.py"):
+    for name in ("__init__.py", "arm_parity.py", "script_main.py"):
         shutil.copy2(repo / "benchmarks" / name, src / "benchmarks" / name)
 
 
@@ -721,4 +723,4 @@ def _host(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, __file__))

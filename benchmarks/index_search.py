@@ -30,6 +30,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks.script_main import run_script  # noqa: E402
 from mobile_sdk.atomic_file import write_text_atomic  # noqa: E402
 from mobile_sdk.index import ProductIndex, SearchResult  # noqa: E402
 
@@ -192,4 +193,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, __file__))

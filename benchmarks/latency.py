@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from benchmarks.machine import describe_machine
 from benchmarks.schema import DEFAULT_TARGETS, LatencyReport, LatencyResult, summarize_ms
+from benchmarks.script_main import run_script
 from mobile_sdk.errors import DeepProductError
 
 PRETRAINED = "pretrained"
@@ -581,4 +582,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, __file__))

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.probe_seeds import probe_datasets
+from benchmarks.script_main import run_script
 from mobile_sdk.retrieval_metrics import product_scores, retrieval_metrics, score_metrics
 from trainer.head_only import fit_projection, probe_features
 from trainer.model import EmbeddingNet, ModelConfig
@@ -91,4 +92,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, __file__))

@@ -17,6 +17,7 @@ import sys
 
 import torch
 
+from benchmarks.script_main import run_script
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
 from mobile_sdk.retrieval_metrics import retrieval_metrics
 from trainer.head_only import fit_projection, probe_features
@@ -70,4 +71,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main, __file__))
