@@ -34,10 +34,10 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.script_main import run_script
 from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import scan_dataset
 from mobile_sdk.dataset_split import split_products
+from mobile_sdk.errors import run_reporting_errors
 from trainer.evaluate import evaluate_model, load_eval_model
 from trainer.head_only import train_head_only
 from trainer.train import TrainConfig, train
@@ -164,4 +164,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, __file__))
+    sys.exit(run_reporting_errors(main, Path(__file__).name))

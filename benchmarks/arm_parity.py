@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.script_main import run_script
+from mobile_sdk.errors import run_reporting_errors
 
 SUITE = "bookworm"  # Debian 12: Python 3.11, matching the cp311 wheels fetched for it
 MIRROR = "http://deb.debian.org/debian"
@@ -515,14 +515,14 @@ def ensure_venv(root: Path, wheels: Path, log: Path) -> None:
 
 
 def copy_sources(root: Path) -> None:
-    """Copy this checkout's ``mobile_sdk`` and what this module imports into the root."""
+    """This checkout's ``mobile_sdk`` and this module into the root (fresh each run)."""
     repo = Path(__file__).resolve().parent.parent
     src = root / INSIDE.relative_to("/") / "src"
     shutil.rmtree(src, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(repo / "mobile_sdk", src / "mobile_sdk", ignore=ignore)
     (src / "benchmarks").mkdir(parents=True)
-    for name in ("__init__.py", "arm_parity.py", "script_main.py"):
+    for name in ("__init__.py", "arm_parity.py"):
         shutil.copy2(repo / "benchmarks" / name, src / "benchmarks" / name)
 
 
@@ -723,4 +723,4 @@ def _host(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, __file__))
+    sys.exit(run_reporting_errors(main, Path(__file__).name))

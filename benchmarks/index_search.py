@@ -30,8 +30,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks.script_main import run_script  # noqa: E402
 from mobile_sdk.atomic_file import write_text_atomic  # noqa: E402
+from mobile_sdk.errors import run_reporting_errors  # noqa: E402
 from mobile_sdk.index import ProductIndex, SearchResult  # noqa: E402
 
 FINGERPRINT = hashlib.sha256(b"deepproduct index benchmark").hexdigest()
@@ -193,4 +193,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, __file__))
+    sys.exit(run_reporting_errors(main, Path(__file__).name))

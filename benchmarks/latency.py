@@ -38,8 +38,7 @@ from tqdm import tqdm
 
 from benchmarks.machine import describe_machine
 from benchmarks.schema import DEFAULT_TARGETS, LatencyReport, LatencyResult, summarize_ms
-from benchmarks.script_main import run_script
-from mobile_sdk.errors import DeepProductError
+from mobile_sdk.errors import DeepProductError, run_reporting_errors
 
 PRETRAINED = "pretrained"
 FRAME_SIZE = (1280, 960)  # the Android benchmark's synthetic camera frame
@@ -582,4 +581,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, __file__))
+    sys.exit(run_reporting_errors(main, Path(__file__).name))

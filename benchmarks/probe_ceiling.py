@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import statistics
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from benchmarks.probe_seeds import probe_datasets
-from benchmarks.script_main import run_script
+from mobile_sdk.errors import run_reporting_errors
 from mobile_sdk.retrieval_metrics import product_scores, retrieval_metrics, score_metrics
 from trainer.head_only import fit_projection, probe_features
 from trainer.model import EmbeddingNet, ModelConfig
@@ -92,4 +93,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, __file__))
+    sys.exit(run_reporting_errors(main, Path(__file__).name))

@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from pathlib import Path
 
 import torch
 
-from benchmarks.script_main import run_script
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
+from mobile_sdk.errors import run_reporting_errors
 from mobile_sdk.retrieval_metrics import retrieval_metrics
 from trainer.head_only import fit_projection, probe_features
 from trainer.model import EmbeddingNet, ModelConfig
@@ -71,4 +72,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_script(main, __file__))
+    sys.exit(run_reporting_errors(main, Path(__file__).name))

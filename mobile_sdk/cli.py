@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from mobile_sdk.errors import DeepProductError
+from mobile_sdk.errors import DeepProductError, run_reporting_errors
 
 
 class MissingExtraError(DeepProductError):
@@ -759,14 +759,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for bad input, with a clear message)."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except DeepProductError as e:
-        print(f"deepproduct {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"deepproduct {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_reporting_errors(lambda: args.func(args), f"deepproduct {args.command}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Benchmark scripts end bad input with one clear line, not a traceback."""
+"""Commands and benchmark scripts end bad input with one clear line, not a traceback."""
 
 import os
 import subprocess
@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.arm_parity import INSIDE, copy_sources
-from benchmarks.script_main import run_script
-from mobile_sdk.errors import DatasetError
+from mobile_sdk.errors import DatasetError, run_reporting_errors
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,18 +18,18 @@ def test_project_error_is_one_line_and_status_2(capsys):
     def main() -> int:
         raise DatasetError("/data/x: dataset folder does not exist")
 
-    assert run_script(main, "/somewhere/ablation.py") == 2
+    assert run_reporting_errors(main, "ablation.py") == 2
     assert capsys.readouterr().err == "ablation.py: error: /data/x: dataset folder does not exist\n"
 
 
 def test_status_of_main_is_passed_through_and_bugs_keep_their_traceback():
-    assert run_script(lambda: 0, "x.py") == 0
+    assert run_reporting_errors(lambda: 0, "x.py") == 0
 
     def buggy() -> int:
         raise ZeroDivisionError
 
     with pytest.raises(ZeroDivisionError):
-        run_script(buggy, "x.py")
+        run_reporting_errors(buggy, "x.py")
 
 
 def test_script_reports_missing_dataset_without_traceback(tmp_path):
