@@ -47,10 +47,12 @@ java-deps:
 
 test: venv java-deps
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The issue-2 ablation on the grocery data (hours on 2 cores; resumable, skips finished runs).
 ablation: venv

@@ -21,8 +21,9 @@ EXPORT = TRAIN + [
     "mediapipe==1.2.2",
 ]
 # atheris: the fuzz targets in fuzz/ (make fuzz, and a short run in make test); pinned
-# to a release with Linux wheels, since building it from source needs clang and libFuzzer
-DEV = ["pytest>=8", "ruff>=0.6", "atheris==3.0.0; sys_platform == 'linux'"]
+# to a release with Linux wheels, since building it from source needs clang and libFuzzer;
+# ruff: pinned because make test checks the formatting, whose output changes between releases
+DEV = ["pytest>=8", "ruff==0.17.6", "atheris==3.0.0; sys_platform == 'linux'"]
 # deepproduct bench: plots for the report (the benchmarks also use the export extra's
 # onnxruntime and the train extra's torch when those models are benchmarked)
 BENCH = ["matplotlib>=3.8"]

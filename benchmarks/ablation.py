@@ -64,9 +64,7 @@ def run_variant(name: str, data: str, val: str, out: Path, epochs: int, seed: in
             train_head_only(data, str(run), seed=seed, mid_features=name == "head-only+mid")
         )
     else:
-        cfg = TrainConfig(
-            data=data, out=str(run), val=val, epochs=epochs, seed=seed, **FULL[name]
-        )
+        cfg = TrainConfig(data=data, out=str(run), val=val, epochs=epochs, seed=seed, **FULL[name])
         train(cfg, resume=True)
         model_spec = str(run / "model.pt")
     train_s = time.time() - t0

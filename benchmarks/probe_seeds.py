@@ -43,9 +43,7 @@ def probe_top1(
     return results
 
 
-def probe_datasets(
-    doc: str, argv: list[str] | None
-) -> tuple[argparse.Namespace, Dataset, Dataset]:
+def probe_datasets(doc: str, argv: list[str] | None) -> tuple[argparse.Namespace, Dataset, Dataset]:
     """The probe scripts' command line (--data, --val, --seeds), datasets scanned once.
 
     ``doc``: the script's docstring; its first paragraph becomes the description.

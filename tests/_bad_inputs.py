@@ -34,9 +34,7 @@ def fingerprint(name: str) -> str:
     return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
 
 
-def tiny_metadata(
-    size: int = TINY_SIZE, dim: int = TINY_DIM, model: str = "tiny"
-) -> ModelMetadata:
+def tiny_metadata(size: int = TINY_SIZE, dim: int = TINY_DIM, model: str = "tiny") -> ModelMetadata:
     """DeepProduct metadata for the tiny model (or one that misdescribes it)."""
     preprocess = PreprocessConfig(
         input_size=size,

@@ -4,8 +4,15 @@ from benchmarks.ablation import seeds_of, table
 
 
 def row(variant, seed, top1, secs=100):
-    return {"variant": variant, "seed": seed, "top1": top1, "top5": 0.9, "map": 0.8,
-            "queries": 223, "train_seconds": secs}
+    return {
+        "variant": variant,
+        "seed": seed,
+        "top1": top1,
+        "top5": 0.9,
+        "map": 0.8,
+        "queries": 223,
+        "train_seconds": secs,
+    }
 
 
 def test_one_line_per_variant_with_mean_and_spread_over_seeds():

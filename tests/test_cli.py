@@ -16,8 +16,12 @@ def exported(tmp_path_factory):
 
 
 def cli(*args, check=True):
-    r = subprocess.run([sys.executable, "-m", "mobile_sdk.cli", *map(str, args)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "mobile_sdk.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check:
         assert r.returncode == 0, r.stderr
     return r
@@ -26,8 +30,9 @@ def cli(*args, check=True):
 def test_index_search_round_trip(exported, tmp_path):
     index = tmp_path / "catalog.dpi"
     model = exported.dist / "model.tflite"
-    r = cli("index", "--model", model, "--catalog", exported.data / "catalog", "--out", index,
-            "--quiet")
+    r = cli(
+        "index", "--model", model, "--catalog", exported.data / "catalog", "--out", index, "--quiet"
+    )
     assert "indexed 4 products" in r.stdout and index.exists()
     photo = sorted((exported.data / "photos").glob("*/*"))[0]
     r = cli("search", "--model", model, "--index", index, photo, "--k", "2", "--json")
@@ -56,15 +61,30 @@ def test_search_refuses_index_from_another_model(exported, tmp_path):
     other.add("x", np.ones(32, np.float32))
     other.save(tmp_path / "other.dpi")
     photo = sorted((exported.data / "photos").glob("*/*"))[0]
-    r = cli("search", "--model", exported.dist / "model.tflite", "--index",
-            tmp_path / "other.dpi", photo, check=False)
+    r = cli(
+        "search",
+        "--model",
+        exported.dist / "model.tflite",
+        "--index",
+        tmp_path / "other.dpi",
+        photo,
+        check=False,
+    )
     assert r.returncode == 2 and "rebuild the index" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_evaluate_tflite_writes_json(exported, tmp_path):
     out = tmp_path / "result.json"
-    r = cli("evaluate", "--model", exported.dist / "model.tflite", "--data", exported.data,
-            "--json", out, "--quiet")
+    r = cli(
+        "evaluate",
+        "--model",
+        exported.dist / "model.tflite",
+        "--data",
+        exported.data,
+        "--json",
+        out,
+        "--quiet",
+    )
     result = json.loads(out.read_text())
     assert set(result) == {"top1", "top5", "map", "queries", "products", "model"}
     assert result["queries"] == 8 and result["products"] == 4

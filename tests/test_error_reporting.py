@@ -36,7 +36,10 @@ def test_script_reports_missing_dataset_without_traceback(tmp_path):
     missing = tmp_path / "nowhere"
     r = subprocess.run(
         [sys.executable, "benchmarks/probe_seeds.py", "--data", missing, "--val", missing],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip() == f"probe_seeds.py: error: {missing}: dataset folder does not exist"
@@ -53,8 +56,11 @@ def test_arm_guest_copy_imports_on_its_own(tmp_path):
     site = Path(np.__file__).resolve().parent.parent  # numpy, the guest venv's one package
     r = subprocess.run(
         [sys.executable, "-S", "-c", "import benchmarks.arm_parity as m; print(m.__file__)"],
-        cwd=src, env={"PYTHONPATH": f"{src}{os.pathsep}{site}", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=60,
+        cwd=src,
+        env={"PYTHONPATH": f"{src}{os.pathsep}{site}", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip()).is_relative_to(src)

@@ -144,9 +144,7 @@ def small(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_export_interrupted_mid_conversion_leaves_dist_byte_identical(
-    small, tmp_path, monkeypatch
-):
+def test_export_interrupted_mid_conversion_leaves_dist_byte_identical(small, tmp_path, monkeypatch):
     import export.pipeline
 
     dist = tmp_path / "dist"
@@ -159,8 +157,16 @@ def test_export_interrupted_mid_conversion_leaves_dist_byte_identical(
 
     monkeypatch.setattr(export.pipeline, "quantize_fp16", interrupted)
     status, err = cli(
-        "export", "--checkpoint", small.checkpoint, "--calib", small.data, "--out", dist,
-        "--calib-images", "2", "--quiet",
+        "export",
+        "--checkpoint",
+        small.checkpoint,
+        "--calib",
+        small.data,
+        "--out",
+        dist,
+        "--calib-images",
+        "2",
+        "--quiet",
     )
     assert status == 130 and err.strip() == "deepproduct export: interrupted"
     assert {p.name: p.read_bytes() for p in dist.iterdir()} == before
@@ -256,7 +262,13 @@ def _one_line_error(status: int, err: str, command: str, kind: str) -> None:
 def test_index_into_an_unwritable_folder(kind, env, tmp_path, monkeypatch):
     out = unwritable(kind, tmp_path, monkeypatch)
     status, err = cli(
-        "index", "--model", env["model"], "--catalog", env["data"], "--out", out / "c.dpi",
+        "index",
+        "--model",
+        env["model"],
+        "--catalog",
+        env["data"],
+        "--out",
+        out / "c.dpi",
         "--quiet",
     )
     _one_line_error(status, err, "index", kind)
@@ -276,7 +288,13 @@ def test_index_save_into_an_unwritable_folder(kind, tmp_path, monkeypatch):
 def test_evaluate_json_into_an_unwritable_folder(kind, env, tmp_path, monkeypatch):
     out = unwritable(kind, tmp_path, monkeypatch)
     status, err = cli(
-        "evaluate", "--model", env["model"], "--data", env["data"], "--json", out / "r.json",
+        "evaluate",
+        "--model",
+        env["model"],
+        "--data",
+        env["data"],
+        "--json",
+        out / "r.json",
         "--quiet",
     )
     _one_line_error(status, err, "evaluate", kind)
@@ -324,9 +342,25 @@ def test_train_checkpoint_write_failure_is_one_line_and_leaves_no_checkpoint(tmp
     data = generate_dataset(tmp_path / "data", n_products=3, photos_per_product=2, progress=False)
     run = tmp_path / "run"
     args = [
-        "train", "--data", str(data), "--out", str(run), "--quiet", "--epochs", "1",
-        "--batches-per-epoch", "1", "--products-per-batch", "2", "--trainable-blocks", "1",
-        "--head-init", "centered", "--multitask", "none", "--no-catalog-memory",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--quiet",
+        "--epochs",
+        "1",
+        "--batches-per-epoch",
+        "1",
+        "--products-per-batch",
+        "2",
+        "--trainable-blocks",
+        "1",
+        "--head-init",
+        "centered",
+        "--multitask",
+        "none",
+        "--no-catalog-memory",
     ]
     r = subprocess.run(
         [sys.executable, "-c", FILE_SIZE_LIMIT, *args], capture_output=True, text=True, timeout=600

@@ -9,11 +9,13 @@ from mobile_sdk.retrieval_metrics import retrieval_metrics, score_metrics
 def test_hand_computed_ranks():
     gallery = np.eye(3)
     ids = ["a", "b", "c"]
-    queries = np.array([
-        [1.0, 0.1, 0.0],   # a first: rank 1
-        [0.9, 0.2, 0.0],   # truth b; a scores higher: rank 2
-        [0.5, 0.4, 0.3],   # truth c: rank 3
-    ])
+    queries = np.array(
+        [
+            [1.0, 0.1, 0.0],  # a first: rank 1
+            [0.9, 0.2, 0.0],  # truth b; a scores higher: rank 2
+            [0.5, 0.4, 0.3],  # truth c: rank 3
+        ]
+    )
     r = retrieval_metrics(queries, ["a", "b", "c"], gallery, ids)
     assert r.top1 == pytest.approx(1 / 3)
     assert r.top5 == 1.0
@@ -42,11 +44,13 @@ def test_errors():
 
 
 def test_score_metrics_ranks_a_given_score_matrix_by_the_same_rule():
-    scores = np.array([
-        [0.9, 0.5, 0.1],   # truth a: rank 1
-        [0.7, 0.7, 0.1],   # truth b, tied with a: counted as rank 2
-        [0.2, 0.3, 0.1],   # truth c: rank 3
-    ])
+    scores = np.array(
+        [
+            [0.9, 0.5, 0.1],  # truth a: rank 1
+            [0.7, 0.7, 0.1],  # truth b, tied with a: counted as rank 2
+            [0.2, 0.3, 0.1],  # truth c: rank 3
+        ]
+    )
     r = score_metrics(scores, ["a", "b", "c"], ["a", "b", "c"])
     assert r.top1 == pytest.approx(1 / 3)
     assert r.map == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)

@@ -6,8 +6,14 @@ from trainer.sampler import CATALOG, PHOTO, SIMULATED, ProductBatchSampler
 
 
 def make(**kw):
-    args = dict(photo_counts=[5, 3, 0, 8, 1, 4], catalog_counts=[1, 2, 1, 1, 1, 1],
-                products_per_batch=4, photos_per_product=3, simulated_fraction=0.25, seed=7)
+    args = dict(
+        photo_counts=[5, 3, 0, 8, 1, 4],
+        catalog_counts=[1, 2, 1, 1, 1, 1],
+        products_per_batch=4,
+        photos_per_product=3,
+        simulated_fraction=0.25,
+        seed=7,
+    )
     args.update(kw)
     return ProductBatchSampler(**args)
 
@@ -26,8 +32,11 @@ def test_batch_has_P_products_each_with_catalog_and_K_photo_slots():
 
 def test_items_index_existing_images():
     sampler = make(batches_per_epoch=50)
-    counts = {PHOTO: sampler.photo_counts, CATALOG: sampler.catalog_counts,
-              SIMULATED: sampler.catalog_counts}
+    counts = {
+        PHOTO: sampler.photo_counts,
+        CATALOG: sampler.catalog_counts,
+        SIMULATED: sampler.catalog_counts,
+    }
     for batch in sampler:
         for k in batch:
             assert 0 <= k.item < counts[k.kind][k.product]
@@ -73,9 +82,15 @@ def test_products_per_batch_capped_at_product_count():
     assert all(len({k.product for k in b}) == 6 for b in sampler)
 
 
-@pytest.mark.parametrize("kw", [dict(catalog_counts=[1, 0, 1, 1, 1, 1]),
-                                dict(photo_counts=[1], catalog_counts=[1]),
-                                dict(simulated_fraction=1.5), dict(products_per_batch=1)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(catalog_counts=[1, 0, 1, 1, 1, 1]),
+        dict(photo_counts=[1], catalog_counts=[1]),
+        dict(simulated_fraction=1.5),
+        dict(products_per_batch=1),
+    ],
+)
 def test_bad_arguments(kw):
     with pytest.raises(ValueError):
         make(**kw)

@@ -151,8 +151,9 @@ def test_command_line_writes_then_reuses(tmp_path, capsys):
 def test_builtin_val_has_same_products_and_new_photos(tmp_path):
     from trainer.synthetic import generate_builtin
 
-    train, val = generate_builtin(tmp_path / "b", n_products=2, photos_per_product=2,
-                                  val_photos=1, progress=False)
+    train, val = generate_builtin(
+        tmp_path / "b", n_products=2, photos_per_product=2, val_photos=1, progress=False
+    )
     assert sorted(p.name for p in (train / "catalog").iterdir()) == sorted(
         p.name for p in (val / "catalog").iterdir()
     )

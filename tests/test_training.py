@@ -20,8 +20,12 @@ pytestmark = pytest.mark.slow
 
 # the last 4 MBConv blocks train: enough to learn, fast enough for the test suite
 TINY = dict(
-    epochs=3, products_per_batch=6, photos_per_product=2, batches_per_epoch=3,
-    trainable_blocks=4, seed=0,
+    epochs=3,
+    products_per_batch=6,
+    photos_per_product=2,
+    batches_per_epoch=3,
+    trainable_blocks=4,
+    seed=0,
 )
 
 
@@ -45,8 +49,7 @@ def tiny_args(data: Path, out: Path) -> list[str]:
 def test_tiny_training_improves_top1(tiny_data, tmp_path):
     data = scan_dataset(tiny_data)
     before = evaluate_model(load_eval_model("pretrained"), data, progress=False)
-    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path / "run"),
-                      **{**TINY, "epochs": 4})
+    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path / "run"), **{**TINY, "epochs": 4})
     train(cfg, progress=False)
     after = evaluate_model(load_model(tmp_path / "run" / "model.pt"), data, progress=False)
     assert after.top1 > before.top1, (before, after)
@@ -101,8 +104,12 @@ def test_bad_checkpoint_is_a_clear_error(tmp_path):
 
 def test_cli_reports_dataset_errors_without_traceback(tmp_path):
     (tmp_path / "photos" / "x").mkdir(parents=True)
-    r = subprocess.run(cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "o")),
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        cli("train", "--data", str(tmp_path), "--out", str(tmp_path / "o")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert "no 'catalog/' folder" in r.stderr and "Traceback" not in r.stderr
 
@@ -118,7 +125,9 @@ def test_cli_refuses_bad_settings_before_building_the_default_dataset(tmp_path, 
     builtin = tmp_path / "builtin"
     r = subprocess.run(
         cli("train", "--builtin-dir", str(builtin), "--out", str(tmp_path / "o"), *setting),
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
@@ -134,9 +143,14 @@ def test_aux_data_multitask_trains_a_head_per_folder(tiny_data, tmp_path):
         (aux / f"class{c}").mkdir(parents=True)
         for i in range(2):
             Image.fromarray(np.full((40, 60, 3), colour, np.uint8)).save(aux / f"class{c}/{i}.png")
-    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path / "run"), multitask="aux",
-                      aux_data=str(aux), aux_batch=4,
-                      **{**TINY, "epochs": 1, "batches_per_epoch": 1})
+    cfg = TrainConfig(
+        data=str(tiny_data),
+        out=str(tmp_path / "run"),
+        multitask="aux",
+        aux_data=str(aux),
+        aux_batch=4,
+        **{**TINY, "epochs": 1, "batches_per_epoch": 1},
+    )
     history = train(cfg, progress=False)["history"]
     assert history[0]["multitask"] > 0
     model = load_model(tmp_path / "run" / "model.pt")
@@ -149,16 +163,28 @@ def test_aux_data_errors(tiny_data, tmp_path):
     with pytest.raises(ValueError, match="needs --aux-data"):
         TrainConfig(data=str(tiny_data), out=str(tmp_path), multitask="aux")
     (tmp_path / "aux" / "only").mkdir(parents=True)
-    cfg = TrainConfig(data=str(tiny_data), out=str(tmp_path / "o"), multitask="aux",
-                      aux_data=str(tmp_path / "aux"))
+    cfg = TrainConfig(
+        data=str(tiny_data),
+        out=str(tmp_path / "o"),
+        multitask="aux",
+        aux_data=str(tmp_path / "aux"),
+    )
     with pytest.raises(DatasetError, match="at least 2 class folders"):
         train(cfg, progress=False)
 
 
 def test_wise_ft_ships_interpolated_weights(tiny_data, tmp_path):
     out = tmp_path / "run"
-    train(TrainConfig(data=str(tiny_data), out=str(out), val=str(tiny_data),
-                      wise_alpha=0.5, **{**TINY, "epochs": 2}), progress=False)
+    train(
+        TrainConfig(
+            data=str(tiny_data),
+            out=str(out),
+            val=str(tiny_data),
+            wise_alpha=0.5,
+            **{**TINY, "epochs": 2},
+        ),
+        progress=False,
+    )
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     shipped = torch.load(out / "model.pt", weights_only=True)["state_dict"]
     init, tuned = state["init_state_dict"], state["state_dict"]

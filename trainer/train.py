@@ -211,9 +211,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     aux = AuxiliaryImages(cfg.aux_data, seed=cfg.seed) if cfg.multitask == "aux" else None
     num_classes = aux.num_classes if aux is not None else 1000
     model = EmbeddingNet(
-        ModelConfig(
-            cfg.backbone, cfg.embedding_dim, num_classes, cfg.mid_features, cfg.input_size
-        )
+        ModelConfig(cfg.backbone, cfg.embedding_dim, num_classes, cfg.mid_features, cfg.input_size)
     ).to(device)
     pre = model.preprocess
     images = TrainingImages(
