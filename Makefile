@@ -45,9 +45,7 @@ java-deps:
 		echo "java-deps: apt-get install junit5 libgoogle-gson-java failed; Java tests will skip"; \
 	else echo "java-deps: need junit5 and libgoogle-gson-java (apt); Java tests will skip"; fi
 
-test: venv java-deps
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint java-deps
 	$(BIN)/python -m pytest -q
 
 lint: venv
