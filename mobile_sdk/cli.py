@@ -50,7 +50,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="where the built-in dataset is generated (default: %(default)s)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    from trainer.recipes import RECIPES
     from trainer.train_config import (
+        AUGMENTATIONS,
+        CATALOG_ONLY,
         HEAD_INITS,
         MULTITASK,
         NEGATIVE_MODES,
@@ -59,6 +62,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         TrainConfig,
     )
 
+    p.add_argument(
+        "--recipe",
+        choices=list(RECIPES),
+        help="start from a named recipe (trainer/recipes.py); other flags override it",
+    )
     defaults = TrainConfig(data="", out="")
     # name: (type, help); every default comes from TrainConfig, the one place it is set
     from_defaults = {
@@ -84,6 +92,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
             "robust: positive distance beyond which the loss stops growing (default: 1.3)",
         ),
         "neg_floor": (float, "robust: negatives nearer than this are ignored (default: 0.1)"),
+        "softmax_temperature": (float, "loss softmax: temperature of the cosine logits"),
+        "softmax_margin": (float, "loss softmax: additive cosine margin on the positive"),
+        "augment": (str, f"augmentation of the training images: {', '.join(AUGMENTATIONS)}"),
+        "catalog_only": (
+            str,
+            f"products without photos: {', '.join(CATALOG_ONLY)} (simulate: trained from "
+            "simulated photos; skip: left out of the batches)",
+        ),
+        "warmup_fraction": (float, "fraction of the steps spent warming up the learning rate"),
         "negatives": (str, f"in-batch negative mining: {', '.join(NEGATIVE_MODES)}"),
         "multitask": (str, f"classification task beside the pair loss: {', '.join(MULTITASK)}"),
         "aux_data": (str, "ImageNet-style folder (one folder per class) for --multitask aux"),
@@ -127,6 +144,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="negatives from every catalog image (a refreshed memory), not only the batch's",
     )
     p.add_argument(
+        "--isolate-simulated",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="loss softmax: simulated photos in a softmax of their own; real photos never "
+        "scored against products without photos",
+    )
+    p.add_argument(
         "--mid-features",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -142,7 +166,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(
         func=_cmd_train,
         train_fields=list(from_defaults)
-        + ["photo_photo", "catalog_memory", "freeze_bn", "mid_features"],
+        + ["photo_photo", "catalog_memory", "freeze_bn", "mid_features", "isolate_simulated"],
     )
 
 
@@ -151,13 +175,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
     from trainer.backbone import get_spec
+    from trainer.recipes import RECIPES
     from trainer.train import TrainConfig, train
 
     given = {k: getattr(args, k) for k in args.train_fields if getattr(args, k) not in (None,)}
     if not given.get("photo_photo"):
         given.pop("photo_photo", None)
     # settings are checked before the built-in dataset is generated
-    cfg = TrainConfig(data=args.data or args.builtin_dir, out=args.out, val=args.val, **given)
+    recipe = RECIPES[args.recipe] if args.recipe else {}
+    cfg = TrainConfig(
+        data=args.data or args.builtin_dir, out=args.out, val=args.val, **{**recipe, **given}
+    )
     get_spec(cfg.backbone)
     if args.data is None:
         from trainer.synthetic import generate_builtin

@@ -59,6 +59,20 @@ def test_catalog_only_training():
     assert all(k.kind in (CATALOG, SIMULATED) for b in sampler for k in b)
 
 
+def test_skip_photoless_never_draws_products_without_photos():
+    sampler = make(skip_photoless=True, simulated_fraction=0.0, batches_per_epoch=30)
+    drawn = {k.product for b in sampler for k in b}
+    assert drawn == {0, 1, 3, 4, 5}
+    assert all(k.kind in (CATALOG, PHOTO) for b in sampler for k in b)
+    with pytest.raises(ValueError, match="skip_photoless"):
+        make(photo_counts=[0, 0, 0, 0, 0, 3], skip_photoless=True)
+
+
+def test_photo_slot_seeds_are_never_zero():
+    # seed 0 is the clean catalog view that the catalog memory embeds
+    assert all(k.seed > 0 for b in make(batches_per_epoch=40) for k in b)
+
+
 def test_deterministic_per_epoch_and_different_across_epochs():
     a, b = make(), make()
     a.set_epoch(3)

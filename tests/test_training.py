@@ -1,6 +1,9 @@
 """End-to-end training on the built-in dataset: it learns, it resumes after a kill."""
 
+import json
+import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +16,7 @@ import torch
 from mobile_sdk.dataset_layout import scan_dataset
 from trainer.evaluate import evaluate_model, load_eval_model
 from trainer.model import CheckpointError, load_model
+from trainer.recipes import recipe_config
 from trainer.synthetic import generate_dataset
 from trainer.train import ResumeError, TrainConfig, train
 
@@ -209,3 +213,26 @@ def test_ema_ships_and_resumes_the_averaged_weights(tiny_data, tmp_path):
     train(TrainConfig(**{**cfg, "epochs": 2}), resume=True, progress=False)
     resumed = torch.load(out / "checkpoint.pt", weights_only=True)["ema_state_dict"]
     assert int(resumed["n_averaged"]) == 2 * int(ema["n_averaged"])
+
+
+def test_plain_recipe_with_isolated_simulated_photos_learns(tmp_path):
+    # two products without photos: trained from simulated photos in their own softmax
+    root = generate_dataset(
+        tmp_path / "d", n_products=6, photos_per_product=3, seed=3, progress=False
+    )
+    for pid in sorted(p.name for p in (root / "photos").iterdir())[:2]:
+        shutil.rmtree(root / "photos" / pid)
+    data = scan_dataset(root)
+    before = evaluate_model(load_eval_model("pretrained"), data, progress=False)
+    cfg = recipe_config(
+        "plain+sim-isolated",
+        data=str(root),
+        out=str(tmp_path / "run"),
+        **{**TINY, "epochs": 3, "products_per_batch": 6},
+    )
+    assert cfg.loss == "softmax" and cfg.isolate_simulated and cfg.augment == "crop-flip"
+    train(cfg, progress=False)
+    after = evaluate_model(load_model(tmp_path / "run" / "model.pt"), data, progress=False)
+    assert after.top1 >= before.top1, (before, after)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert all(math.isfinite(e["pair"]) and e["pair"] > 0 for e in history)

@@ -31,7 +31,8 @@ class ProductBatchSampler:
     ``photos_per_product`` photo slots and one catalog image.
 
     A photo slot holds a simulated photo with probability ``simulated_fraction``,
-    and always for a product without real photos (catalog-only training).
+    and always for a product without real photos (catalog-only training), unless
+    ``skip_photoless`` leaves such products out of the batches altogether.
     Batches depend only on ``(seed, epoch, batch index, rank)``, so a resumed run
     sees exactly the batches an uninterrupted run would have seen.
 
@@ -43,6 +44,7 @@ class ProductBatchSampler:
         simulated_fraction: probability that a photo slot is simulated.
         batches_per_epoch: default: enough batches to show every photo about once.
         seed: base seed.
+        skip_photoless: draw only products that have real photos.
         rank, world_size: distributed training: each rank draws its own batches.
     """
 
@@ -55,6 +57,7 @@ class ProductBatchSampler:
         simulated_fraction: float = 0.25,
         batches_per_epoch: int | None = None,
         seed: int = 0,
+        skip_photoless: bool = False,
         rank: int = 0,
         world_size: int = 1,
     ):
@@ -70,10 +73,15 @@ class ProductBatchSampler:
             raise ValueError(f"simulated_fraction must be in [0, 1], got {simulated_fraction}")
         self.photo_counts = list(photo_counts)
         self.catalog_counts = list(catalog_counts)
-        self.P = min(products_per_batch, len(catalog_counts))
+        self.products = np.array(
+            [p for p, n in enumerate(self.photo_counts) if n or not skip_photoless], dtype=int
+        )
+        if len(self.products) < 2:
+            raise ValueError("skip_photoless: need at least 2 products with photos")
+        self.P = min(products_per_batch, len(self.products))
         self.K = photos_per_product
         self.simulated_fraction = simulated_fraction
-        n_slots = max(sum(self.photo_counts), len(self.photo_counts) * self.K)
+        n_slots = max(sum(self.photo_counts), len(self.products) * self.K)
         self.batches_per_epoch = batches_per_epoch or math.ceil(
             n_slots / (self.P * self.K * world_size)
         )
@@ -89,16 +97,20 @@ class ProductBatchSampler:
 
     def __iter__(self) -> Iterator[list[SampleKey]]:
         rng = np.random.default_rng([self.seed, self.epoch, self.rank])
-        n = len(self.catalog_counts)
+        n = len(self.products)
         order = np.concatenate(
-            [rng.permutation(n) for _ in range(math.ceil(self.batches_per_epoch * self.P / n) + 1)]
+            [
+                self.products[rng.permutation(n)]
+                for _ in range(math.ceil(self.batches_per_epoch * self.P / n) + 1)
+            ]
         )
         for b in range(self.batches_per_epoch):
             products = _distinct(order[b * self.P :], self.P)
             yield [key for p in products for key in self._slots(int(p), rng)]
 
     def _slots(self, p: int, rng: np.random.Generator) -> list[SampleKey]:
-        seeds = rng.integers(0, 2**31, size=self.K + 1)
+        # seed 0 is TrainingImages' clean catalog view (what the catalog memory embeds)
+        seeds = rng.integers(1, 2**31, size=self.K + 1)
         keys = [SampleKey(p, CATALOG, int(rng.integers(self.catalog_counts[p])), int(seeds[0]))]
         n_photos = self.photo_counts[p]
         real = rng.permutation(n_photos) if n_photos else np.array([], dtype=int)

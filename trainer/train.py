@@ -37,7 +37,12 @@ from trainer.checkpoint import (
 )
 from trainer.evaluate import evaluate_model
 from trainer.head_only import fit_linear_probe
-from trainer.losses import ContrastiveLoss, DistillationLoss, RobustContrastiveLoss
+from trainer.losses import (
+    CatalogSoftmaxLoss,
+    ContrastiveLoss,
+    DistillationLoss,
+    RobustContrastiveLoss,
+)
 from trainer.miners import BatchPairMiner
 from trainer.model import CHECKPOINT_FORMAT, EmbeddingNet, ModelConfig, model_payload
 from trainer.sampler import ProductBatchSampler
@@ -49,8 +54,10 @@ class ResumeError(DeepProductError, ValueError):
     """``--resume`` was asked for a run whose settings differ from the saved one."""
 
 
-def build_pair_loss(cfg: TrainConfig) -> ContrastiveLoss:
-    """The pair loss named by ``cfg.loss`` with its margins (unset ones keep class defaults)."""
+def build_pair_loss(cfg: TrainConfig) -> ContrastiveLoss | CatalogSoftmaxLoss:
+    """The loss named by ``cfg.loss`` with its margins (unset ones keep class defaults)."""
+    if cfg.loss == "softmax":
+        return CatalogSoftmaxLoss(cfg.softmax_temperature, cfg.softmax_margin)
     if cfg.loss == "contrastive":
         return ContrastiveLoss(pos_margin=cfg.pos_margin or 0.0, neg_margin=cfg.neg_margin)
     given = {"pos_margin": cfg.pos_margin, "pos_cap": cfg.pos_cap, "neg_floor": cfg.neg_floor}
@@ -215,7 +222,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     ).to(device)
     pre = model.preprocess
     images = TrainingImages(
-        data, pre, progress=progress and is_main, photo_min_area=cfg.photo_min_area
+        data,
+        pre,
+        progress=progress and is_main,
+        photo_min_area=cfg.photo_min_area,
+        augment=cfg.augment,
     )
 
     for stale in out.glob(f".{STATE_FILE}.*.tmp"):  # left by a kill during a save
@@ -257,6 +268,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         simulated_fraction=cfg.simulated_fraction,
         batches_per_epoch=cfg.batches_per_epoch,
         seed=cfg.seed,
+        skip_photoless=cfg.catalog_only == "skip",
         rank=rank,
         world_size=world,
     )
@@ -266,6 +278,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
         num_workers=cfg.num_workers,
         persistent_workers=cfg.num_workers > 0,
     )
+    has_photos = torch.tensor([bool(p.photos) for p in data.products], device=device)
     head = [p for n, p in model.named_parameters() if n.startswith("embed.") and p.requires_grad]
     body = [
         p for n, p in model.named_parameters() if not n.startswith("embed.") and p.requires_grad
@@ -321,9 +334,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             disable=not (progress and is_main),
             leave=False,
         )
-        for step, (x, labels, is_photo) in enumerate(bar):
+        for step, (x, labels, kind) in enumerate(bar):
             x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            labels, is_photo = labels.to(device), is_photo.to(device)
+            labels, kind = labels.to(device), kind.to(device)
+            is_photo = kind > 0
             if memory is not None:
                 memory.refresh(model, device, epoch * len(sampler) + step)
                 if cfg.freeze_bn:
@@ -335,8 +349,15 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
                 emb_all, labels_all, photo_all = memory.extend(emb, labels, is_photo)
             else:
                 emb_all, labels_all, photo_all = emb, labels, is_photo
-            pairs = miner(emb_all.detach(), labels_all, photo_all)
-            l_pair = pair_loss(emb_all, pairs)
+            if isinstance(pair_loss, CatalogSoftmaxLoss):
+                is_sim = nn.functional.pad(kind == 2, (0, len(emb_all) - len(emb)))
+                l_pair = _softmax_loss(
+                    pair_loss, emb_all, labels_all, photo_all, is_sim, has_photos, cfg
+                )
+                npos, nneg = 0, 0
+            else:
+                pairs = miner(emb_all.detach(), labels_all, photo_all)
+                l_pair, (npos, nneg) = pair_loss(emb_all, pairs), pairs.counts
             l_mt = torch.zeros((), device=device)
             if teacher is not None:
                 with torch.no_grad(), autocast:
@@ -356,7 +377,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             if ema is not None:
                 ema.update_parameters(model)
             n_images += len(x)
-            npos, nneg = pairs.counts
             for k, v in (
                 ("loss", loss.item()),
                 ("pair", l_pair.item()),
@@ -424,6 +444,27 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
     if world > 1:
         dist.destroy_process_group()
     return {"history": history}
+
+
+def _softmax_loss(
+    loss: CatalogSoftmaxLoss,
+    emb: torch.Tensor,
+    labels: torch.Tensor,
+    is_photo: torch.Tensor,
+    is_sim: torch.Tensor,
+    has_photos: torch.Tensor,
+    cfg: TrainConfig,
+) -> torch.Tensor:
+    """The catalog softmax of a batch; with ``cfg.isolate_simulated`` real photos are
+    scored only against products that have real photos, simulated ones against every
+    catalog row, and the two terms are averaged per query."""
+    if not cfg.isolate_simulated:
+        return loss(emb, labels, is_photo)
+    real, catalog = is_photo & ~is_sim, ~is_photo
+    n_real, n_sim = int(real.sum()), int(is_sim.sum())
+    l_real = loss(emb, labels, real, catalog & has_photos[labels])
+    l_sim = loss(emb, labels, is_sim, catalog)
+    return (n_real * l_real + n_sim * l_sim) / max(1, n_real + n_sim)
 
 
 def _val_metrics(model: EmbeddingNet, val: Dataset, device: torch.device) -> dict:

@@ -6,11 +6,17 @@ from dataclasses import asdict, dataclass, fields
 
 from mobile_sdk.errors import DeepProductError
 
-PAIR_LOSSES = ("robust", "contrastive")
+PAIR_LOSSES = ("robust", "contrastive", "softmax")  # softmax: trainer.losses.catalog_softmax
 MULTITASK = ("distill", "aux", "none")
 HEAD_INITS = ("probe", "centered")
 NEGATIVE_MODES = ("hard", "semihard", "hard+semihard", "all")  # trainer.miners
 PRECISIONS = ("auto", "bf16", "fp32")
+# photo slots: "simulator" (augment_photo for real photos, mild catalog zoom for catalog
+# images) or "crop-flip" (trainer.crop_flip_augment, the same for photos and catalog)
+AUGMENTATIONS = ("simulator", "crop-flip")
+# products with a catalog image and no photos: trained from simulated photos, or left
+# out of the batches (they stay in the catalog memory, as negatives, if that is on)
+CATALOG_ONLY = ("simulate", "skip")
 
 
 class TrainConfigError(DeepProductError, ValueError):
@@ -39,6 +45,14 @@ class TrainConfig:
     photo_min_area: float = 0.6  # smallest area fraction of a real photo's random crop
     batches_per_epoch: int | None = None
     loss: str = "robust"
+    softmax_temperature: float = 0.05  # loss "softmax": cosine logits / this
+    softmax_margin: float = 0.0  # loss "softmax": additive cosine margin on the positive
+    # loss "softmax": simulated photos are scored in a softmax of their own, and real
+    # photos never against the catalog images of products without real photos, so
+    # that "looks simulated" cannot become the label of the catalog-only products
+    isolate_simulated: bool = False
+    augment: str = "simulator"
+    catalog_only: str = "simulate"
     pos_margin: float | None = None  # None: the loss class's default
     neg_margin: float = 1.0
     pos_cap: float | None = None
@@ -78,6 +92,18 @@ class TrainConfig:
             raise TrainConfigError(f"multitask must be one of {MULTITASK}, got {self.multitask!r}")
         if self.multitask == "aux" and not self.aux_data:
             raise TrainConfigError("multitask 'aux' needs --aux-data DIR (one folder per class)")
+        if self.augment not in AUGMENTATIONS:
+            raise TrainConfigError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+        if self.catalog_only not in CATALOG_ONLY:
+            raise TrainConfigError(
+                f"catalog_only must be one of {CATALOG_ONLY}, got {self.catalog_only!r}"
+            )
+        if self.softmax_temperature <= 0:
+            raise TrainConfigError(
+                f"softmax_temperature must be positive, got {self.softmax_temperature}"
+            )
+        if not 0.0 <= self.softmax_margin < 1.0:
+            raise TrainConfigError(f"softmax_margin must be in [0, 1), got {self.softmax_margin}")
         if self.negatives not in NEGATIVE_MODES:
             raise TrainConfigError(
                 f"negatives must be one of {NEGATIVE_MODES}, got {self.negatives!r}"

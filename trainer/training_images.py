@@ -12,6 +12,7 @@ from mobile_sdk.dataset_layout import Dataset
 from mobile_sdk.image_io import load_image
 from mobile_sdk.preprocess import normalize, resize_and_crop
 from mobile_sdk.preprocess_config import PreprocessConfig
+from trainer.crop_flip_augment import crop_flip_brightness
 from trainer.sampler import CATALOG, PHOTO, SIMULATED, SampleKey
 from trainer.simulator import augment_photo, simulate_photo
 
@@ -48,12 +49,22 @@ def to_tensor(pixels: np.ndarray, config: PreprocessConfig) -> torch.Tensor:
     return torch.from_numpy(normalize(pixels, config)).permute(2, 0, 1).contiguous()
 
 
-class TrainingImages(TorchDataset):
-    """Maps a :class:`SampleKey` to ``(image tensor, product index, is_photo)``.
+# the third item of a training sample: which kind of slot it fills
+KIND_CODES = {CATALOG: 0, PHOTO: 1, SIMULATED: 2}
 
-    Catalog slots give a clean catalog view; photo slots an augmented real photo
-    (crops keep at least ``photo_min_area`` of it);
-    simulated slots a phone photo simulated from a catalog image.
+
+class TrainingImages(TorchDataset):
+    """Maps a :class:`SampleKey` to ``(image tensor, product index, kind code)``.
+
+    The kind code is ``KIND_CODES[key.kind]``: 0 catalog, 1 real photo, 2 simulated
+    photo (so ``code > 0`` means "a photo").
+
+    With ``augment="simulator"``, catalog slots give a clean catalog view; photo slots
+    an augmented real photo (crops keep at least ``photo_min_area`` of it); simulated
+    slots a phone photo simulated from a catalog image. With ``augment="crop-flip"``,
+    catalog and photo slots alike get :func:`crop_flip_brightness`. Catalog keys of
+    seed 0 (:meth:`catalog_keys`, what the catalog memory embeds) always give the
+    clean catalog view.
     """
 
     def __init__(
@@ -62,9 +73,13 @@ class TrainingImages(TorchDataset):
         config: PreprocessConfig,
         progress: bool = True,
         photo_min_area: float = 0.6,
+        augment: str = "simulator",
     ):
+        if augment not in ("simulator", "crop-flip"):
+            raise ValueError(f"augment must be 'simulator' or 'crop-flip', got {augment!r}")
         self.config = config
         self.photo_min_area = photo_min_area
+        self.augment = augment
         files = [(i, CATALOG, f) for i, p in enumerate(dataset.products) for f in p.catalog]
         files += [(i, PHOTO, f) for i, p in enumerate(dataset.products) for f in p.photos]
         self.catalog: list[list[Image.Image]] = [[] for _ in dataset.products]
@@ -75,10 +90,13 @@ class TrainingImages(TorchDataset):
     def __len__(self) -> int:
         return sum(map(len, self.catalog)) + sum(map(len, self.photos))
 
-    def __getitem__(self, key: SampleKey) -> tuple[torch.Tensor, int, bool]:
+    def __getitem__(self, key: SampleKey) -> tuple[torch.Tensor, int, int]:
         rng = np.random.default_rng(key.seed)
         size = self.config.input_size
-        if key.kind == CATALOG:
+        if self.augment == "crop-flip" and key.kind != SIMULATED and key.seed != 0:
+            source = self.catalog if key.kind == CATALOG else self.photos
+            pixels = crop_flip_brightness(source[key.product][key.item], rng, size)
+        elif key.kind == CATALOG:
             pixels = catalog_view(self.catalog[key.product][key.item], rng, self.config)
         elif key.kind == PHOTO:
             photo = self.photos[key.product][key.item]
@@ -87,7 +105,7 @@ class TrainingImages(TorchDataset):
             pixels = np.asarray(simulate_photo(self.catalog[key.product][key.item], rng, size=size))
         else:
             raise ValueError(f"unknown sample kind {key.kind!r}")
-        return to_tensor(pixels, self.config), key.product, key.kind != CATALOG
+        return to_tensor(pixels, self.config), key.product, KIND_CODES[key.kind]
 
     def catalog_keys(self) -> list[SampleKey]:
         """One key per catalog image (the mild catalog view, seed 0)."""

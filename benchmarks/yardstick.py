@@ -1,0 +1,194 @@
+"""The retrieval yardstick: seen, catalog-only and unseen products, each query ranked
+against the whole catalog, mean ± sd over folds.
+
+Each fold trains on the products and photos ``benchmarks/yardstick_folds.py`` leaves
+in (8 photo products reduced to their catalog image, 8 removed, 1 photo in 5 of the
+rest held out), then scores three groups of queries against every catalog image of
+``--data``:
+
+- seen: the held-out photos of trained products, plus their ``--val`` photos;
+- catalog-only: every photo of the products trained from their catalog image alone;
+- unseen: every photo of the products left out entirely.
+
+Runs live in ``OUT/<recipe>/fold<k>/`` and resume where they stopped (training
+resumes from its last epoch; a finished run's ``eval.json`` is reused), so the
+command can be run again in a later session to add rows or folds::
+
+    python benchmarks/yardstick.py --data ../shared/data/grocery/train \\
+        --val ../shared/data/grocery/val --out runs/yardstick \\
+        --recipes pretrained head-only plain robust+distill --folds 0 1
+
+Besides the training recipes of ``trainer/recipes.py`` it knows ``pretrained``
+(un-tuned ImageNet features) and ``head-only`` (frozen backbone, fitted projection).
+The report (``OUT/yardstick.md``) is PyTorch float32; the shipped int8 model is
+scored by ``deepproduct evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.yardstick_folds import make_fold, query_groups, write_fold_dataset
+from mobile_sdk.atomic_file import write_text_atomic
+from mobile_sdk.dataset_layout import Dataset, scan_dataset
+from mobile_sdk.errors import run_reporting_errors
+from mobile_sdk.retrieval_metrics import retrieval_metrics
+from trainer.evaluate import embed_files, load_eval_model
+from trainer.head_only import train_head_only
+from trainer.recipes import RECIPES, recipe_config
+from trainer.train import train
+
+BASELINES = ("pretrained", "head-only")
+GROUPS = ("seen", "catalog-only", "unseen")
+
+
+def score_model(model: torch.nn.Module, data: Dataset, groups: dict[str, list[Path]]) -> dict:
+    """Top-1/top-5/mAP per query group, every query ranked against all of ``data``'s
+    catalog images."""
+    gallery_files = [f for p in data.products for f in p.catalog]
+    gallery_ids = [p.product_id for p in data.products for _ in p.catalog]
+    gallery = embed_files(model, gallery_files, desc="catalog")
+    out = {}
+    for name, files in groups.items():
+        if not files:
+            continue
+        queries = embed_files(model, files, desc=name)
+        ids = [Path(f).parent.name for f in files]
+        out[name] = retrieval_metrics(queries, ids, gallery, gallery_ids).to_dict()
+    return out
+
+
+def run_fold(
+    recipe: str, fold_index: int, data: Dataset, val: Dataset | None, out: Path, overrides: dict
+) -> dict:
+    """Train (or resume) ``recipe`` on one fold and score it; cached in ``eval.json``."""
+    run = out / recipe.replace("+", "_") / f"fold{fold_index}"
+    result_file = run / "eval.json"
+    if result_file.exists():
+        return json.loads(result_file.read_text())
+    fold = make_fold(data, fold_index)
+    train_dir = write_fold_dataset(data, fold, out / "folds" / f"fold{fold_index}")
+    t0 = time.time()
+    if recipe == "pretrained":
+        model_spec = "pretrained"
+    elif recipe == "head-only":
+        model_spec = str(train_head_only(str(train_dir), str(run), seed=fold_index))
+    else:
+        cfg = recipe_config(recipe, data=str(train_dir), out=str(run), seed=fold_index, **overrides)
+        train(cfg, resume=True)
+        model_spec = str(run / "model.pt")
+    history = run / "history.json"
+    train_s = (
+        sum(e.get("seconds", 0) for e in json.loads(history.read_text()))
+        if history.exists()
+        else time.time() - t0
+    )
+    model = load_eval_model(model_spec)
+    record = {
+        "recipe": recipe,
+        "fold": fold_index,
+        "train_seconds": round(train_s),
+        "overrides": overrides,
+        **score_model(model, data, query_groups(data, val, fold)),
+    }
+    write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _cell(values: list[float]) -> str:
+    if len(values) > 1:
+        return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+    return f"{values[0]:.3f}"
+
+
+def report(rows: list[dict]) -> str:
+    """Markdown: top-1 per group, mean ± sd over folds, with per-fold values."""
+    lines = [
+        "| recipe | folds | seen top-1 | catalog-only top-1 | unseen top-1 | per fold "
+        "(seen / cat-only / unseen) | train min |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for recipe in dict.fromkeys(r["recipe"] for r in rows):
+        runs = [r for r in rows if r["recipe"] == recipe]
+        cells = [_cell([r[g]["top1"] for r in runs]) for g in GROUPS]
+        per_fold = "; ".join(" / ".join(f"{r[g]['top1']:.3f}" for g in GROUPS) for r in runs)
+        minutes = statistics.mean(r["train_seconds"] for r in runs) / 60
+        lines.append(
+            f"| {recipe} | {' '.join(str(r['fold']) for r in runs)} | {' | '.join(cells)} "
+            f"| {per_fold} | {minutes:.1f} |"
+        )
+    counts = rows[0] if rows else {}
+    queries = ", ".join(f"{g} {counts[g]['queries']}" for g in GROUPS if g in counts)
+    lines += [
+        "",
+        f"Queries in fold {counts.get('fold')}: {queries}; catalog: "
+        f"{counts.get('seen', {}).get('products')} products.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _override(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE, got {text!r}")
+    return key.replace("-", "_"), json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="training dataset root (catalog/, photos/)")
+    p.add_argument("--val", help="validation photos of the same catalog (seen queries)")
+    p.add_argument("--out", default="runs/yardstick", help="runs and report (resumable)")
+    p.add_argument(
+        "--recipes",
+        nargs="+",
+        default=["pretrained", "head-only", "plain"],
+        choices=[*BASELINES, *RECIPES],
+        help="rows of the report (default: %(default)s)",
+    )
+    p.add_argument("--folds", type=int, nargs="+", default=[0, 1], help="default: %(default)s")
+    p.add_argument(
+        "--set",
+        type=_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a TrainConfig field of every trained recipe (e.g. epochs=4); the "
+        "run folder gets a suffix naming it",
+    )
+    args = p.parse_args(argv)
+    data = scan_dataset(args.data, check_images=True)
+    val = scan_dataset(args.val, require_photos=True) if args.val else None
+    overrides = dict(args.set)
+    out = Path(args.out)
+    rows = []
+    for recipe in args.recipes:
+        for k in args.folds:
+            given = overrides if recipe not in BASELINES else {}
+            row = run_fold(recipe, k, data, val, out / _suffix(given), given)
+            rows.append(row)
+            print(
+                f"{recipe} fold {k}: "
+                + ", ".join(f"{g} {row[g]['top1']:.3f}" for g in GROUPS if g in row),
+                file=sys.stderr,
+                flush=True,
+            )
+    text = report(rows)
+    write_text_atomic(out / "yardstick.md", text)
+    print(text)
+    return 0
+
+
+def _suffix(overrides: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "."
+
+
+if __name__ == "__main__":
+    sys.exit(run_reporting_errors(main, Path(__file__).name))

@@ -1,0 +1,29 @@
+"""Training recipes: each one is a valid TrainConfig; the plain fine-tune is as specified."""
+
+import pytest
+
+from trainer.recipes import RECIPES, recipe_config
+from trainer.train_config import TrainConfig, TrainConfigError
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_every_recipe_is_a_valid_config(name):
+    cfg = recipe_config(name, data="d", out="o")
+    assert isinstance(cfg, TrainConfig)
+    assert all(getattr(cfg, k) == v for k, v in RECIPES[name].items())
+
+
+def test_plain_fine_tune_matches_its_specification():
+    cfg = recipe_config("plain", data="d", out="o")
+    assert (cfg.loss, cfg.softmax_temperature) == ("softmax", 0.05)
+    assert (cfg.products_per_batch, cfg.photos_per_product) == (16, 3)
+    assert (cfg.lr, cfg.lr * cfg.head_lr_mult, cfg.weight_decay) == (2e-4, 2e-3, 1e-4)
+    assert (cfg.warmup_fraction, cfg.freeze_bn, cfg.epochs) == (0.1, True, 8)
+    assert (cfg.multitask, cfg.mid_features, cfg.simulated_fraction) == ("none", False, 0.0)
+    assert (cfg.augment, cfg.catalog_only, cfg.catalog_memory) == ("crop-flip", "skip", False)
+
+
+def test_fields_override_the_recipe_and_unknown_names_are_refused():
+    assert recipe_config("plain", data="d", out="o", epochs=2).epochs == 2
+    with pytest.raises(TrainConfigError, match="unknown recipe 'nope'"):
+        recipe_config("nope", data="d", out="o")

@@ -1,0 +1,96 @@
+"""The yardstick's folds: disjoint roles, a stable seen hold-out, a complete fold dataset."""
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.yardstick_folds import (
+    PER_GROUP,
+    make_fold,
+    query_groups,
+    seen_holdout,
+    write_fold_dataset,
+)
+from mobile_sdk.dataset_layout import scan_dataset
+from mobile_sdk.errors import DatasetError
+
+
+def _layout(root: Path, with_photos: int, photoless: int = 2, photos: int = 7) -> Path:
+    for i in range(with_photos + photoless):
+        pid = f"p{i:02d}"
+        (root / "catalog" / pid).mkdir(parents=True)
+        (root / "catalog" / pid / "c.jpg").write_bytes(b"x")
+        if i < with_photos:
+            (root / "photos" / pid).mkdir(parents=True)
+            for k in range(photos):
+                (root / "photos" / pid / f"{pid}_{k}.jpg").write_bytes(b"x")
+    return root
+
+
+@pytest.fixture
+def data(tmp_path):
+    return scan_dataset(_layout(tmp_path / "train", with_photos=40))
+
+
+@pytest.fixture
+def val(tmp_path):
+    return scan_dataset(_layout(tmp_path / "val", with_photos=40, photos=2))
+
+
+def test_roles_are_disjoint_and_folds_differ(data):
+    f0, f1 = make_fold(data, 0), make_fold(data, 1)
+    for f in (f0, f1):
+        assert len(f.catalog_only) == len(f.unseen) == PER_GROUP
+        assert not set(f.catalog_only) & set(f.unseen)
+        held = {Path(p).parent.name for p in f.seen_holdout}
+        assert not held & (set(f.catalog_only) | set(f.unseen))
+        assert "p40" not in f.catalog_only + f.unseen  # products without photos stay in
+    assert not (set(f0.catalog_only) | set(f0.unseen)) & (set(f1.catalog_only) | set(f1.unseen))
+    assert make_fold(data, 0) == f0  # deterministic
+
+
+def test_seen_holdout_is_one_in_five_by_file_name(data):
+    photos = data.products[0].photos
+    held = seen_holdout("p00", photos)
+    assert len(held) == round(len(photos) / 5) and set(held) <= set(photos)
+    # chosen by file name: the same files whatever the folder or list order
+    moved = tuple(Path("/elsewhere") / p.name for p in reversed(photos))
+    assert [p.name for p in seen_holdout("p00", moved)] == [p.name for p in held]
+    assert seen_holdout("p00", photos[:1]) == []
+
+
+def test_fold_dataset_leaves_out_what_the_fold_holds_out(data, tmp_path):
+    fold = make_fold(data, 0)
+    out = write_fold_dataset(data, fold, tmp_path / "fold0")
+    trained = scan_dataset(out)
+    ids = set(trained.product_ids)
+    assert ids == set(data.product_ids) - set(fold.unseen)
+    held = {Path(p).name for p in fold.seen_holdout}
+    for p in trained.products:
+        if p.product_id in fold.catalog_only or p.product_id in ("p40", "p41"):
+            assert not p.photos
+        else:
+            assert p.photos and not {f.name for f in p.photos} & held
+    # written again with the same fold: kept as is
+    stamp = (out / "fold.json").stat().st_mtime_ns
+    write_fold_dataset(data, fold, out)
+    assert (out / "fold.json").stat().st_mtime_ns == stamp
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_query_groups(data, val):
+    fold = make_fold(data, 1)
+    groups = query_groups(data, val, fold)
+    owners = {g: {Path(f).parent.name for f in files} for g, files in groups.items()}
+    assert owners["catalog-only"] == set(fold.catalog_only)
+    assert owners["unseen"] == set(fold.unseen)
+    assert not owners["seen"] & (set(fold.catalog_only) | set(fold.unseen))
+    n_val_seen = 2 * (40 - 2 * PER_GROUP)
+    assert len(groups["seen"]) == len(fold.seen_holdout) + n_val_seen
+    assert len(groups["unseen"]) == PER_GROUP * (7 + 2)
+
+
+def test_too_few_products_is_a_clear_error(tmp_path):
+    small = scan_dataset(_layout(tmp_path / "small", with_photos=10))
+    with pytest.raises(DatasetError, match="at least 18 products with photos"):
+        make_fold(small, 0)

@@ -1,0 +1,65 @@
+"""Named training recipes: sets of TrainConfig settings compared in the yardstick.
+
+A recipe is a dict of :class:`~trainer.train_config.TrainConfig` fields that differ
+from its defaults. ``deepproduct train --recipe NAME`` starts from one; explicit
+flags still override it. ``benchmarks/yardstick.py`` trains and scores each one.
+"""
+
+from __future__ import annotations
+
+from trainer.train_config import TrainConfig, TrainConfigError
+
+# The plain fine-tune of issue 17: in-batch softmax over the batch's catalog images,
+# 16 products x 3 photos, AdamW 2e-4 (head x10), 10 % warm-up, crop/flip/brightness
+# on both sides, frozen BN, no multitask, no mid-level features, no simulator, and
+# the products without photos left out of training.
+PLAIN = dict(
+    loss="softmax",
+    softmax_temperature=0.05,
+    products_per_batch=16,
+    photos_per_product=3,
+    simulated_fraction=0.0,
+    catalog_only="skip",
+    augment="crop-flip",
+    catalog_memory=False,
+    lr=2e-4,
+    head_lr_mult=10.0,
+    weight_decay=1e-4,
+    warmup_fraction=0.1,
+    freeze_bn=True,
+    multitask="none",
+    mid_features=False,
+    head_init="centered",
+    epochs=8,
+)
+
+RECIPES: dict[str, dict] = {
+    # the default before issue 17: robust contrastive + distillation, simulated
+    # photos for the catalog-only products and in a quarter of the photo slots
+    "robust+distill": {},
+    "robust": dict(multitask="none"),
+    "contrastive": dict(loss="contrastive", multitask="none"),
+    "plain": PLAIN,
+    # the plain fine-tune, catalog-only products trained from simulated photos as the
+    # old default did (the shortcut the issue measured)
+    "plain+sim": {**PLAIN, "catalog_only": "simulate", "simulated_fraction": 0.25},
+    # simulated photos for every product, scored in their own softmax; real photos
+    # never scored against the catalog images of products without photos
+    "plain+sim-isolated": {
+        **PLAIN,
+        "catalog_only": "simulate",
+        "simulated_fraction": 0.25,
+        "isolate_simulated": True,
+    },
+}
+
+
+def recipe_config(name: str, **fields) -> TrainConfig:
+    """A TrainConfig of recipe ``name``, with ``fields`` (data, out, ...) on top.
+
+    Raises:
+        TrainConfigError: unknown recipe, or an invalid setting.
+    """
+    if name not in RECIPES:
+        raise TrainConfigError(f"unknown recipe {name!r}; one of {', '.join(RECIPES)}")
+    return TrainConfig(**{**RECIPES[name], **fields})
