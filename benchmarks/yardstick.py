@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.eval_variants import VARIANTS, variant_models
 from benchmarks.yardstick_folds import make_fold, query_groups, write_fold_dataset
 from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
@@ -49,9 +50,15 @@ BASELINES = ("pretrained", "head-only")
 GROUPS = ("seen", "catalog-only", "unseen")
 
 
-def score_model(model: torch.nn.Module, data: Dataset, groups: dict[str, list[Path]]) -> dict:
+def score_model(
+    model: torch.nn.Module,
+    data: Dataset,
+    groups: dict[str, list[Path]],
+    query_model: torch.nn.Module | None = None,
+) -> dict:
     """Top-1/top-5/mAP per query group, every query ranked against all of ``data``'s
-    catalog images."""
+    catalog images (embedded by ``model``; the queries by ``query_model``, default the
+    same)."""
     gallery_files = [f for p in data.products for f in p.catalog]
     gallery_ids = [p.product_id for p in data.products for _ in p.catalog]
     gallery = embed_files(model, gallery_files, desc="catalog")
@@ -59,7 +66,7 @@ def score_model(model: torch.nn.Module, data: Dataset, groups: dict[str, list[Pa
     for name, files in groups.items():
         if not files:
             continue
-        queries = embed_files(model, files, desc=name)
+        queries = embed_files(query_model or model, files, desc=name)
         ids = [Path(f).parent.name for f in files]
         out[name] = retrieval_metrics(queries, ids, gallery, gallery_ids).to_dict()
     return out
@@ -71,9 +78,12 @@ def run_fold(
     """Train (or resume) ``recipe`` on one fold and score it; cached in ``eval.json``."""
     run = out / recipe.replace("+", "_") / f"fold{fold_index}"
     result_file = run / "eval.json"
-    if result_file.exists():
-        return json.loads(result_file.read_text())
     fold = make_fold(data, fold_index)
+    if result_file.exists():
+        record = json.loads(result_file.read_text())
+        if recipe in BASELINES:
+            return record
+        return _add_variants(record, run, data, query_groups(data, val, fold), result_file)
     train_dir = write_fold_dataset(data, fold, out / "folds" / f"fold{fold_index}")
     t0 = time.time()
     if recipe == "pretrained":
@@ -99,6 +109,21 @@ def run_fold(
         **score_model(model, data, query_groups(data, val, fold)),
     }
     write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
+    if recipe in BASELINES:
+        return record
+    return _add_variants(record, run, data, query_groups(data, val, fold), result_file)
+
+
+def _add_variants(
+    record: dict, run: Path, data: Dataset, groups: dict[str, list[Path]], result_file: Path
+) -> dict:
+    """Score the run's no-training variants (``eval_variants``) missing from ``record``."""
+    variants = record.setdefault("variants", {})
+    for name in VARIANTS:
+        if name not in variants:
+            catalog_model, query_model = variant_models(run, name)
+            variants[name] = score_model(catalog_model, data, groups, query_model)
+            write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
     return record
 
 
@@ -108,6 +133,16 @@ def _cell(values: list[float]) -> str:
     return f"{values[0]:.3f}"
 
 
+def _entries(rows: list[dict]) -> list[dict]:
+    """One entry per (row label, fold): each run, then each of its no-training variants."""
+    out = []
+    for r in rows:
+        out.append({**r, "label": r["recipe"]})
+        for name, scores in r.get("variants", {}).items():
+            out.append({**r, **scores, "label": f"{r['recipe']} @{name}"})
+    return out
+
+
 def report(rows: list[dict]) -> str:
     """Markdown: top-1 per group, mean ± sd over folds, with per-fold values."""
     lines = [
@@ -115,13 +150,14 @@ def report(rows: list[dict]) -> str:
         "(seen / cat-only / unseen) | train min |",
         "|---|---|---|---|---|---|---|",
     ]
-    for recipe in dict.fromkeys(r["recipe"] for r in rows):
-        runs = [r for r in rows if r["recipe"] == recipe]
+    entries = _entries(rows)
+    for label in dict.fromkeys(e["label"] for e in entries):
+        runs = [e for e in entries if e["label"] == label]
         cells = [_cell([r[g]["top1"] for r in runs]) for g in GROUPS]
         per_fold = "; ".join(" / ".join(f"{r[g]['top1']:.3f}" for g in GROUPS) for r in runs)
         minutes = statistics.mean(r["train_seconds"] for r in runs) / 60
         lines.append(
-            f"| {recipe} | {' '.join(str(r['fold']) for r in runs)} | {' | '.join(cells)} "
+            f"| {label} | {' '.join(str(r['fold']) for r in runs)} | {' | '.join(cells)} "
             f"| {per_fold} | {minutes:.1f} |"
         )
     counts = rows[0] if rows else {}
@@ -129,7 +165,9 @@ def report(rows: list[dict]) -> str:
     lines += [
         "",
         f"Queries in fold {counts.get('fold')}: {queries}; catalog: "
-        f"{counts.get('seen', {}).get('products')} products.",
+        f"{counts.get('seen', {}).get('products')} products. "
+        "Variants (@...) are scored from the same runs without training "
+        "(benchmarks/eval_variants.py).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -138,7 +176,11 @@ def _override(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"--set takes KEY=VALUE, got {text!r}")
-    return key.replace("-", "_"), json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+    try:
+        parsed = json.loads(value)  # numbers, true/false, null
+    except json.JSONDecodeError:
+        parsed = value  # a word: a string setting
+    return key.replace("-", "_"), parsed
 
 
 def main(argv: list[str] | None = None) -> int:
