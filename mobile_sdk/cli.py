@@ -94,6 +94,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "neg_floor": (float, "robust: negatives nearer than this are ignored (default: 0.1)"),
         "softmax_temperature": (float, "loss softmax: temperature of the cosine logits"),
         "softmax_margin": (float, "loss softmax: additive cosine margin on the positive"),
+        "softmax_relax": (
+            float,
+            "loss softmax: photos whose product already has this probability cost nothing",
+        ),
         "augment": (str, f"augmentation of the training images: {', '.join(AUGMENTATIONS)}"),
         "catalog_only": (
             str,

@@ -61,10 +61,30 @@ def test_gradient_pulls_the_photo_toward_its_catalog_image():
     assert float(F.normalize(step, dim=0) @ emb[0]) > float(emb[3] @ emb[0])
 
 
-@pytest.mark.parametrize("t, m", [(0.0, 0.0), (-1.0, 0.0), (0.1, 1.0), (0.1, -0.1)])
-def test_bad_settings_are_refused(t, m):
+def test_relaxation_zeroes_photos_already_matched_with_that_probability():
+    emb, labels, is_photo = _batch()
+    loss = CatalogSoftmaxLoss(temperature=0.1, relax_prob=0.9)
+    per_photo = [_expected(emb, 3, [0, 1, 2], 0, 0.1), _expected(emb, 4, [0, 1, 2], 1, 0.1)]
+    want = sum(max(0.0, v + math.log(0.9)) for v in per_photo) / 2
+    assert float(loss(emb, labels, is_photo)) == pytest.approx(want, rel=1e-5)
+    easy = CatalogSoftmaxLoss(temperature=0.01, relax_prob=0.5)  # both photos near certain
+    assert float(easy(emb, labels, is_photo)) == 0.0
+
+
+@pytest.mark.parametrize(
+    "t, m, r",
+    [
+        (0.0, 0.0, 1.0),
+        (-1.0, 0.0, 1.0),
+        (0.1, 1.0, 1.0),
+        (0.1, -0.1, 1.0),
+        (0.1, 0.0, 0.0),
+        (0.1, 0.0, 1.5),
+    ],
+)
+def test_bad_settings_are_refused(t, m, r):
     with pytest.raises(ValueError):
-        CatalogSoftmaxLoss(t, m)
+        CatalogSoftmaxLoss(t, m, r)
 
 
 def test_uniform_scores_give_log_of_catalog_size():

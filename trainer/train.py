@@ -57,7 +57,7 @@ class ResumeError(DeepProductError, ValueError):
 def build_pair_loss(cfg: TrainConfig) -> ContrastiveLoss | CatalogSoftmaxLoss:
     """The loss named by ``cfg.loss`` with its margins (unset ones keep class defaults)."""
     if cfg.loss == "softmax":
-        return CatalogSoftmaxLoss(cfg.softmax_temperature, cfg.softmax_margin)
+        return CatalogSoftmaxLoss(cfg.softmax_temperature, cfg.softmax_margin, cfg.softmax_relax)
     if cfg.loss == "contrastive":
         return ContrastiveLoss(pos_margin=cfg.pos_margin or 0.0, neg_margin=cfg.neg_margin)
     given = {"pos_margin": cfg.pos_margin, "pos_cap": cfg.pos_cap, "neg_floor": cfg.neg_floor}

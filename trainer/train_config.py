@@ -47,6 +47,9 @@ class TrainConfig:
     loss: str = "robust"
     softmax_temperature: float = 0.05  # loss "softmax": cosine logits / this
     softmax_margin: float = 0.0  # loss "softmax": additive cosine margin on the positive
+    # loss "softmax": photos whose own product has at least this probability cost
+    # nothing (the robust loss's positive relaxation, for the softmax); 1: off
+    softmax_relax: float = 1.0
     # loss "softmax": simulated photos are scored in a softmax of their own, and real
     # photos never against the catalog images of products without real photos, so
     # that "looks simulated" cannot become the label of the catalog-only products
@@ -102,6 +105,8 @@ class TrainConfig:
             raise TrainConfigError(
                 f"softmax_temperature must be positive, got {self.softmax_temperature}"
             )
+        if not 0.0 < self.softmax_relax <= 1.0:
+            raise TrainConfigError(f"softmax_relax must be in (0, 1], got {self.softmax_relax}")
         if not 0.0 <= self.softmax_margin < 1.0:
             raise TrainConfigError(f"softmax_margin must be in [0, 1), got {self.softmax_margin}")
         if self.negatives not in NEGATIVE_MODES:

@@ -8,6 +8,8 @@ NormFace / proxy-based metric learning with the catalog embeddings as proxies.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -23,16 +25,23 @@ class CatalogSoftmaxLoss(nn.Module):
         temperature: the softmax temperature (0.05: cosine logits x 20).
         margin: an additive cosine margin on the positive (CosFace); 0 is the plain
             normalised softmax.
+        relax_prob: DeepProduct's relaxed positive penalty, for the softmax: a photo
+            whose own product already has at least this probability costs nothing
+            (its loss is ``relu(loss + log(relax_prob))``), so easy photos are not
+            pulled further onto their catalog image. 1 (the default) is no relaxation.
     """
 
-    def __init__(self, temperature: float = 0.05, margin: float = 0.0):
+    def __init__(self, temperature: float = 0.05, margin: float = 0.0, relax_prob: float = 1.0):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         if not 0.0 <= margin < 1.0:
             raise ValueError(f"margin must be in [0, 1), got {margin}")
+        if not 0.0 < relax_prob <= 1.0:
+            raise ValueError(f"relax_prob must be in (0, 1], got {relax_prob}")
         self.temperature = temperature
         self.margin = margin
+        self.relax_prob = relax_prob
 
     def forward(
         self,
@@ -62,4 +71,7 @@ class CatalogSoftmaxLoss(nn.Module):
         logits = (q @ c.T - self.margin * positive) / self.temperature
         log_all = torch.logsumexp(logits, dim=1)
         log_pos = torch.logsumexp(logits.masked_fill(~positive, float("-inf")), dim=1)
-        return (log_all - log_pos).mean()
+        loss = log_all - log_pos
+        if self.relax_prob < 1.0:
+            loss = torch.relu(loss + math.log(self.relax_prob))
+        return loss.mean()
