@@ -12,7 +12,7 @@ RUN    ?= runs/$(if $(DATA),$(notdir $(patsubst %/,%,$(DATA))),builtin)
 DIST   ?= dist
 BUILTIN = data/builtin
 
-.PHONY: export train test lint venv java-deps ablation bench arm-parity fuzz clean
+.PHONY: export train test lint venv java-deps ablation yardstick bench arm-parity fuzz clean
 
 venv: $(VENV)/.installed
 
@@ -56,6 +56,15 @@ lint: venv
 ablation: venv
 	$(BIN)/python benchmarks/ablation.py --data $(or $(DATA),../shared/data/grocery/train) \
 		--val $(or $(VAL),../shared/data/grocery/val) --out runs/ablation
+
+# The issue-17 yardstick: seen / catalog-only / unseen products, every query ranked against
+# the whole catalog, 2 folds per recipe (hours on 2 cores; resumable, reuses finished runs).
+RECIPES ?= pretrained head-only plain robust+distill
+FOLDS   ?= 0 1
+yardstick: venv
+	$(BIN)/python benchmarks/yardstick.py --data $(or $(DATA),../shared/data/grocery/train) \
+		--val $(or $(VAL),../shared/data/grocery/val) --out runs/yardstick \
+		--recipes $(RECIPES) --folds $(FOLDS)
 
 # The shipped export, made by 'make export' when it is not there yet.
 $(DIST)/model.tflite:

@@ -4,7 +4,7 @@
   the pretrained backbone and initial head kept in the run's ``checkpoint.pt``);
 - ``flip-index``: each catalog image embedded as the mean of itself and its mirror
   image (index time only: a query costs the same);
-- ``flip-both``: the same for the queries too (test-time flip: two passes per photo).
+- ``wise<a>+flip-index``: both.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from trainer.checkpoint import load_training_state
 from trainer.model import load_model
 from trainer.train import interpolate_weights
 
-VARIANTS = ("wise0.5", "wise0.7", "flip-index")
+# weight sets scored beside the trained weights ("": as trained)
+WEIGHTS = ("", "wise0.5", "wise0.7")
+FLIP_INDEX = "flip-index"
+VARIANTS = tuple(
+    name for w in WEIGHTS for name in ((f"{w}+{FLIP_INDEX}" if w else FLIP_INDEX), w) if name
+)
 
 
 class FlipAveraged(nn.Module):
@@ -52,14 +57,10 @@ def wise_model(run: Path, alpha: float) -> nn.Module:
     return model.eval()
 
 
-def variant_models(run: Path, name: str) -> tuple[nn.Module, nn.Module]:
-    """(catalog-side model, query-side model) of variant ``name`` of the run in ``run``."""
-    if name.startswith("wise"):
-        model = wise_model(run, float(name[4:]))
-        return model, model
-    model = load_model(run / "model.pt")
-    if name == "flip-index":
-        return FlipAveraged(model), model
-    if name == "flip-both":
-        return FlipAveraged(model), FlipAveraged(model)
-    raise ValueError(f"unknown variant {name!r}; one of {', '.join(VARIANTS)}")
+def weights_model(run: Path, weights: str) -> nn.Module:
+    """The run's model with weight set ``weights`` (one of ``WEIGHTS``)."""
+    if weights == "":
+        return load_model(run / "model.pt")
+    if weights.startswith("wise"):
+        return wise_model(run, float(weights[4:]))
+    raise ValueError(f"unknown weight set {weights!r}; one of {', '.join(WEIGHTS)}")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.eval_variants import VARIANTS, variant_models
+from benchmarks.eval_variants import FLIP_INDEX, WEIGHTS, FlipAveraged, weights_model
 from benchmarks.yardstick_folds import make_fold, query_groups, write_fold_dataset
 from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
@@ -51,25 +51,28 @@ GROUPS = ("seen", "catalog-only", "unseen")
 
 
 def score_model(
-    model: torch.nn.Module,
-    data: Dataset,
-    groups: dict[str, list[Path]],
-    query_model: torch.nn.Module | None = None,
+    model: torch.nn.Module, data: Dataset, groups: dict[str, list[Path]], flip_index: bool = False
 ) -> dict:
     """Top-1/top-5/mAP per query group, every query ranked against all of ``data``'s
-    catalog images (embedded by ``model``; the queries by ``query_model``, default the
-    same)."""
+    catalog images; with ``flip_index`` also against flip-averaged catalog views.
+
+    Returns:
+        ``{group: metrics}``, and with ``flip_index`` ``{"": {...}, FLIP_INDEX: {...}}``.
+    """
     gallery_files = [f for p in data.products for f in p.catalog]
     gallery_ids = [p.product_id for p in data.products for _ in p.catalog]
-    gallery = embed_files(model, gallery_files, desc="catalog")
-    out = {}
+    galleries = {"": embed_files(model, gallery_files, desc="catalog")}
+    if flip_index:
+        galleries[FLIP_INDEX] = embed_files(FlipAveraged(model), gallery_files, desc="flipped")
+    out: dict[str, dict] = {name: {} for name in galleries}
     for name, files in groups.items():
         if not files:
             continue
-        queries = embed_files(query_model or model, files, desc=name)
+        queries = embed_files(model, files, desc=name)
         ids = [Path(f).parent.name for f in files]
-        out[name] = retrieval_metrics(queries, ids, gallery, gallery_ids).to_dict()
-    return out
+        for view, gallery in galleries.items():
+            out[view][name] = retrieval_metrics(queries, ids, gallery, gallery_ids).to_dict()
+    return out if flip_index else out[""]
 
 
 def run_fold(
@@ -119,11 +122,15 @@ def _add_variants(
 ) -> dict:
     """Score the run's no-training variants (``eval_variants``) missing from ``record``."""
     variants = record.setdefault("variants", {})
-    for name in VARIANTS:
-        if name not in variants:
-            catalog_model, query_model = variant_models(run, name)
-            variants[name] = score_model(catalog_model, data, groups, query_model)
-            write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
+    for weights in WEIGHTS:
+        flipped = f"{weights}+{FLIP_INDEX}" if weights else FLIP_INDEX
+        if all(n in variants for n in (weights, flipped) if n):
+            continue
+        scores = score_model(weights_model(run, weights), data, groups, flip_index=True)
+        variants[flipped] = scores[FLIP_INDEX]
+        if weights:
+            variants[weights] = scores[""]
+        write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
     return record
 
 

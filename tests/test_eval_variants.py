@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.eval_variants import FlipAveraged, variant_models, wise_model
+from benchmarks.eval_variants import VARIANTS, FlipAveraged, weights_model, wise_model
 
 
 class _Toy(nn.Module):
@@ -28,4 +28,16 @@ def test_missing_run_files_and_unknown_variants_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
         wise_model(tmp_path, 0.5)
     with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
-        variant_models(tmp_path, "wise0.5")
+        weights_model(tmp_path, "wise0.5")
+    with pytest.raises(ValueError, match="unknown weight set"):
+        weights_model(tmp_path, "soup")
+
+
+def test_variant_names():
+    assert VARIANTS == (
+        "flip-index",
+        "wise0.5+flip-index",
+        "wise0.5",
+        "wise0.7+flip-index",
+        "wise0.7",
+    )
