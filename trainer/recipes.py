@@ -51,6 +51,16 @@ RECIPES: dict[str, dict] = {
         "simulated_fraction": 0.25,
         "isolate_simulated": True,
     },
+    # the softmax over every catalog image (a memory refreshed every 20 steps) instead of
+    # the batch's 16; the products without photos stay out of the real photos' softmax
+    "plain+memory": {**PLAIN, "catalog_memory": True, "isolate_simulated": True},
+    "plain+sim-isolated+memory": {
+        **PLAIN,
+        "catalog_only": "simulate",
+        "simulated_fraction": 0.25,
+        "isolate_simulated": True,
+        "catalog_memory": True,
+    },
 }
 
 
