@@ -54,6 +54,12 @@ RECIPES: dict[str, dict] = {
     # the softmax over every catalog image (a memory refreshed every 20 steps) instead of
     # the batch's 16; the products without photos stay out of the real photos' softmax
     "plain+memory": {**PLAIN, "catalog_memory": True, "isolate_simulated": True},
+    # the paper's two ideas inside the plain fine-tune: the relaxed positive penalty
+    # (photos already matched with probability 0.9 cost nothing), and the multitask
+    # term (ImageNet predictions distilled from the frozen pretrained network)
+    "plain+relax": {**PLAIN, "softmax_relax": 0.9},
+    "plain+distill": {**PLAIN, "multitask": "distill"},
+    "plain+mid": {**PLAIN, "mid_features": True},
     "plain+sim-isolated+memory": {
         **PLAIN,
         "catalog_only": "simulate",
