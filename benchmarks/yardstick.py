@@ -76,15 +76,24 @@ def score_model(
 
 
 def run_fold(
-    recipe: str, fold_index: int, data: Dataset, val: Dataset | None, out: Path, overrides: dict
+    recipe: str,
+    fold_index: int,
+    data: Dataset,
+    val: Dataset | None,
+    out: Path,
+    overrides: dict,
+    variants: bool = False,
 ) -> dict:
-    """Train (or resume) ``recipe`` on one fold and score it; cached in ``eval.json``."""
+    """Train (or resume) ``recipe`` on one fold and score it; cached in ``eval.json``.
+
+    With ``variants`` the run's no-training variants (WiSE-FT, flipped catalog views)
+    are scored too, as extra rows (about 4 minutes a fold on 2 cores)."""
     run = out / recipe.replace("+", "_") / f"fold{fold_index}"
     result_file = run / "eval.json"
     fold = make_fold(data, fold_index)
     if result_file.exists():
         record = json.loads(result_file.read_text())
-        if recipe in BASELINES:
+        if recipe in BASELINES or not variants:
             return record
         return _add_variants(record, run, data, query_groups(data, val, fold), result_file)
     train_dir = write_fold_dataset(data, fold, out / "folds" / f"fold{fold_index}")
@@ -112,7 +121,7 @@ def run_fold(
         **score_model(model, data, query_groups(data, val, fold)),
     }
     write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
-    if recipe in BASELINES:
+    if recipe in BASELINES or not variants:
         return record
     return _add_variants(record, run, data, query_groups(data, val, fold), result_file)
 
@@ -212,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         help="override a TrainConfig field of every trained recipe (e.g. epochs=4); the "
         "run folder gets a suffix naming it",
     )
+    p.add_argument(
+        "--variants",
+        action="store_true",
+        help="also score each run's WiSE-FT and flipped-catalog variants (not consistent "
+        "across folds in session 8, so off by default)",
+    )
     args = p.parse_args(argv)
     data = scan_dataset(args.data, check_images=True)
     val = scan_dataset(args.val, require_photos=True) if args.val else None
@@ -221,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     for recipe in args.recipes:
         for k in args.folds:
             given = overrides if recipe not in BASELINES else {}
-            row = run_fold(recipe, k, data, val, out / _suffix(given), given)
+            row = run_fold(recipe, k, data, val, out / _suffix(given), given, args.variants)
             rows.append(row)
             print(
                 f"{recipe} fold {k}: "
