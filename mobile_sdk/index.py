@@ -144,6 +144,24 @@ def _fingerprint_bytes(fingerprint: str) -> bytes:
     return bytes.fromhex(match.group(1))
 
 
+def fingerprint_mismatch(index: ProductIndex, model_fingerprint: str) -> FingerprintMismatchError:
+    """The error for an index queried with embeddings of another model (64 hex digits)."""
+    return FingerprintMismatchError(
+        f"{index.source}: index was built with model {index.fingerprint[:16]}..., but the "
+        f"queries come from model {model_fingerprint[:16]}...; rebuild the index "
+        "with this model"
+    )
+
+
+def normalize_fingerprint(fingerprint: str) -> str:
+    """``fingerprint`` as 64 lowercase hex digits (a ``sha256:`` prefix is dropped).
+
+    Raises:
+        IndexFormatError: not 64 hex digits.
+    """
+    return _fingerprint_bytes(fingerprint).hex()
+
+
 def _encode_id(product_id: str) -> bytes:
     if not isinstance(product_id, str):
         raise IndexFormatError(f"product id must be a str, got {type(product_id).__name__}")
@@ -240,6 +258,7 @@ class ProductIndex:
         self._inv_norms = np.empty(0, np.float64)
         self._id_ends = np.empty(0, np.int64)  # end offset of each row's id in _id_blob
         self._id_blob = np.empty(0, np.uint8)  # concatenated UTF-8 ids
+        self._source = "index"
 
     # ----------------------------------------------------------------- properties
 
@@ -257,6 +276,11 @@ class ProductIndex:
     def dim(self) -> int:
         """Embedding length."""
         return self._dim
+
+    @property
+    def source(self) -> str:
+        """What errors about this index name it: the file it was loaded from, or ``"index"``."""
+        return self._source
 
     @property
     def dtype(self) -> str:
@@ -672,12 +696,9 @@ class ProductIndex:
             raise IndexFormatError(f"{path}: is a folder, not an index file") from None
         except OSError as e:
             raise IndexFormatError(f"{path}: cannot read ({e.strerror or e})") from None
+        index._source = str(path)
         if expected is not None and expected != index._fingerprint:
-            raise FingerprintMismatchError(
-                f"{path}: index was built with model {index.fingerprint[:16]}..., but the "
-                f"queries come from model {expected.hex()[:16]}...; rebuild the index "
-                "with this model"
-            )
+            raise fingerprint_mismatch(index, expected.hex())
         return index
 
     @classmethod
