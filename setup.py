@@ -22,8 +22,14 @@ EXPORT = TRAIN + [
 ]
 # atheris: the fuzz targets in fuzz/ (make fuzz, and a short run in make test); pinned
 # to a release with Linux wheels, since building it from source needs clang and libFuzzer;
-# ruff: pinned because make test checks the formatting, whose output changes between releases
-DEV = ["pytest>=8", "ruff==0.17.6", "atheris==3.0.0; sys_platform == 'linux'"]
+# ruff: pinned because make test checks the formatting, whose output changes between releases;
+# import-linter: the layer contract make lint checks (pyproject.toml), pinned likewise
+DEV = [
+    "pytest>=8",
+    "ruff==0.17.6",
+    "import-linter==2.17",
+    "atheris==3.0.0; sys_platform == 'linux'",
+]
 # deepproduct bench: plots for the report (the benchmarks also use the export extra's
 # onnxruntime and the train extra's torch when those models are benchmarked)
 BENCH = ["matplotlib>=3.8"]
@@ -37,5 +43,19 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "pillow>=10", "ai-edge-litert==2.3.0", "tqdm>=4.66"],
     extras_require={"train": TRAIN, "export": EXPORT, "dev": DEV, "bench": BENCH},
-    entry_points={"console_scripts": ["deepproduct=mobile_sdk.cli:main"]},
+    entry_points={
+        "console_scripts": ["deepproduct=mobile_sdk.cli:main"],
+        # Commands beyond the runtime's own (index, search, evaluate), each registered by
+        # the package that implements it; the runtime never imports them (mobile_sdk.cli).
+        # The [extra] is what the command needs; without it the command says so in one line.
+        "deepproduct.commands": [
+            "train = trainer.commands:TRAIN [train]",
+            "make-dataset = trainer.commands:MAKE_DATASET",
+            "split = trainer.commands:SPLIT",
+            "export = export.commands:EXPORT [export]",
+            "bench = benchmarks.commands:BENCH [bench]",
+        ],
+        # 'deepproduct evaluate' of models that are not exported files (checkpoints)
+        "deepproduct.evaluators": ["checkpoint = trainer.commands:evaluate_checkpoint [train]"],
+    },
 )

@@ -36,8 +36,8 @@ from pathlib import Path
 
 from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import scan_dataset
-from mobile_sdk.dataset_split import split_products
 from mobile_sdk.errors import run_reporting_errors
+from trainer.dataset_split import split_products
 from trainer.evaluate import evaluate_model, load_eval_model
 from trainer.head_only import train_head_only
 from trainer.train import TrainConfig, train

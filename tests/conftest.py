@@ -2,7 +2,7 @@
 
 import pytest
 
-from mobile_sdk.cli import BENCH_BLAS_THREAD_VARS
+from benchmarks.commands import BENCH_BLAS_THREAD_VARS
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from mobile_sdk.dataset_layout import scan_dataset
-from mobile_sdk.dataset_split import split_products
 from mobile_sdk.errors import DatasetError
+from trainer.dataset_split import split_products
 
 
 def img(path: Path, value: int = 128) -> Path:

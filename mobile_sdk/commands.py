@@ -1,0 +1,175 @@
+"""The runtime's ``deepproduct`` commands: ``index``, ``search``, ``evaluate``.
+
+They need only the runtime (numpy, Pillow, LiteRT). ``evaluate`` of a model that is not
+an exported file (a checkpoint, ``pretrained``) goes to an evaluator registered in the
+``deepproduct.evaluators`` entry-point group (the trainer's), so the runtime never
+imports the trainer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from mobile_sdk.command import Command, missing_extra
+from mobile_sdk.errors import DeepProductError
+
+EVALUATOR_GROUP = "deepproduct.evaluators"
+RUNTIME_MODEL_SUFFIXES = (".tflite", ".onnx")
+
+
+def _add_index(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="exported model (.tflite or .onnx)")
+    p.add_argument("--catalog", required=True, help="<root>/catalog (or the dataset root)")
+    p.add_argument("--out", required=True, help="index file to write, e.g. catalog.dpi")
+    p.add_argument(
+        "--dtype",
+        choices=("int8", "float32"),
+        default="int8",
+        help="int8 is ~4x smaller and what the Android demo uses (default)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_index(args: argparse.Namespace) -> int:
+    from mobile_sdk.atomic_file import check_writable_dir
+    from mobile_sdk.embedder import Embedder
+    from mobile_sdk.index import ProductIndex
+
+    check_writable_dir(Path(args.out).parent)
+    with Embedder.from_model_path(args.model) as embedder:
+        index = ProductIndex.build(
+            embedder, args.catalog, dtype=args.dtype, progress=not args.quiet
+        )
+    index.save(args.out)
+    print(
+        f"indexed {len(index.product_ids)} products ({len(index)} images, {args.dtype}) "
+        f"-> {args.out}"
+    )
+    return 0
+
+
+def _add_search(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="exported model (.tflite or .onnx)")
+    p.add_argument("--index", required=True, help="index file written by 'deepproduct index'")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="query photos")
+    p.add_argument("--k", type=int, default=5, help="results per photo (default: %(default)s)")
+    p.add_argument("--min-score", type=float, help="drop results below this cosine score")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from mobile_sdk.image_io import ImageLoadError
+    from mobile_sdk.product_search import ProductSearch
+
+    results: dict[str, list | str] = {}
+    with ProductSearch.from_files(args.model, args.index) as search:
+        for image in args.images:
+            try:
+                results[image] = search.search(image, k=args.k, min_score=args.min_score)
+            except ImageLoadError as e:  # one unreadable photo does not stop the others
+                results[image] = str(e)
+    _print_results(results, args.json)
+    failed = sum(isinstance(hits, str) for hits in results.values())
+    if failed:
+        print(
+            f"deepproduct search: {failed} of {len(results)} images could not be read",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def _print_results(results: dict[str, list | str], as_json: bool) -> None:
+    """Search results (or an image's error message) per image, as JSON or a table."""
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    image: {"error": hits}
+                    if isinstance(hits, str)
+                    else [{"product_id": r.product_id, "score": round(r.score, 6)} for r in hits]
+                    for image, hits in results.items()
+                },
+                indent=2,
+            )
+        )
+        return
+    for image, hits in results.items():
+        print(image)
+        if isinstance(hits, str):
+            print(f"  error: {hits}")
+        elif not hits:
+            print("  no match")
+        else:
+            for rank, r in enumerate(hits, 1):
+                print(f"  {rank}. {r.product_id}  {r.score:.4f}")
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        required=True,
+        help="an exported model (.tflite, .onnx), a checkpoint (model.pt), or "
+        "'pretrained' for the un-tuned baseline (those two need the 'train' extra)",
+    )
+    p.add_argument("--data", required=True, help="dataset root with catalog/ and photos/")
+    p.add_argument("--json", help="also write the result as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from mobile_sdk.atomic_file import check_writable_dir, write_text_atomic
+    from mobile_sdk.dataset_layout import scan_dataset
+
+    dataset = scan_dataset(args.data, require_photos=True)
+    if args.json:
+        check_writable_dir(Path(args.json).parent)
+    if str(args.model).lower().endswith(RUNTIME_MODEL_SUFFIXES):
+        # exported files run through the runtime an app uses
+        from mobile_sdk.embedder import Embedder
+        from mobile_sdk.evaluate import evaluate_embedder
+
+        with Embedder.from_model_path(args.model) as embedder:
+            result = evaluate_embedder(embedder, dataset, progress=not args.quiet)
+    else:
+        result = _other_evaluator()(args.model, dataset, progress=not args.quiet)
+    print(f"{args.model} on {args.data}: {result.summary()}")
+    if args.json:
+        write_text_atomic(
+            args.json, json.dumps({**result.to_dict(), "model": str(args.model)}, indent=2) + "\n"
+        )
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _other_evaluator():
+    """The registered evaluator of models that are not exported files (checkpoints).
+
+    Raises:
+        MissingExtraError: none is registered, or its extra is not installed.
+    """
+    for ep in entry_points(group=EVALUATOR_GROUP):
+        extra = ep.extras[0] if ep.extras else "train"
+        try:
+            return ep.load()
+        except ModuleNotFoundError as e:
+            raise missing_extra(extra, [e.name or ep.module]) from None
+    raise UnknownModelError(
+        f"no evaluator for models other than {' / '.join(RUNTIME_MODEL_SUFFIXES)} files is "
+        "installed: pip install 'deepproduct[train]'"
+    )
+
+
+class UnknownModelError(DeepProductError):
+    """``evaluate`` was given a model that nothing installed can run."""
+
+
+RUNTIME_COMMANDS = (
+    Command("evaluate", "retrieval accuracy of a model on a dataset", _add_evaluate, _run_evaluate),
+    Command("index", "embed a catalog into a product index file (.dpi)", _add_index, _run_index),
+    Command("search", "find the catalog products matching photos", _add_search, _run_search),
+)
