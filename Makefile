@@ -48,9 +48,12 @@ java-deps:
 test: lint java-deps
 	$(BIN)/python -m pytest -q
 
+# lint-imports: the layer contract in pyproject.toml (mobile_sdk <- trainer <- export <-
+# benchmarks, and no torch in the runtime)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The issue-2 ablation on the grocery data (hours on 2 cores; resumable, skips finished runs).
 ablation: venv
