@@ -39,7 +39,7 @@ setup(
     version="0.1.0",
     description="Mobile product search with portable deep features",
     packages=find_packages(include=["mobile_sdk*", "trainer*", "export*", "benchmarks*"]),
-    package_data={"mobile_sdk": ["*.md"]},
+    package_data={"mobile_sdk": ["*.md", "formats/*.json"]},
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "pillow>=10", "ai-edge-litert==2.3.0", "tqdm>=4.66"],
     extras_require={"train": TRAIN, "export": EXPORT, "dev": DEV, "bench": BENCH},

@@ -34,19 +34,26 @@ import numpy as np
 from mobile_sdk.atomic_file import atomic_path
 from mobile_sdk.dataset_layout import scan_dataset
 from mobile_sdk.errors import DeepProductError
+from mobile_sdk.format_spec import load_spec
 
-MAGIC = b"DPIX"
-FORMAT_VERSION = 1
-MAX_DIM = 1024  # keeps every int8 dot product and partial sum below 2**24 (exact in float32)
-MAX_COUNT = 1 << 24
-MAX_ID_BYTES = 1024
-QUANT_LEVELS = 127  # int8 codes are in [-127, 127]; -128 is never written
+_SPEC = load_spec("index_format")
+MAGIC = _SPEC["magic"].encode("ascii")
+FORMAT_VERSION = _SPEC["format_version"]
+MAX_DIM = _SPEC["max_dim"]  # keeps every int8 dot product and partial sum below 2**24
+MAX_COUNT = _SPEC["max_count"]
+MAX_ID_BYTES = _SPEC["max_id_bytes"]
+QUANT_LEVELS = _SPEC["quant_levels"]  # int8 codes are in [-127, 127]; -128 is never written
 
-_HEADER = struct.Struct("<4sHBBII32s")  # magic, version, dtype, flags, dim, count, fingerprint
-_DTYPE_CODES = {"float32": 0, "int8": 1}
+_STRUCT_CODES = {"u8": "B", "u16": "H", "u32": "I"}
+# magic, version, dtype, flags, dim, count, fingerprint
+_HEADER = struct.Struct("<" + "".join(_STRUCT_CODES.get(t, t) for _, t in _SPEC["header"]))
+if _HEADER.size != _SPEC["header_bytes"]:
+    raise RuntimeError("formats/index_format.json: header fields and header_bytes disagree")
+_DTYPE_CODES = _SPEC["dtype_codes"]
 _NP_DTYPES = {"float32": np.dtype("<f4"), "int8": np.dtype("i1")}
 _Fail = Callable[[str], Exception]
-_UNIT_NORM_TOLERANCE = 1e-3  # float32 rows read from a file must have |norm - 1| <= this
+# float32 rows read from a file must have |norm - 1| <= this
+_UNIT_NORM_TOLERANCE = _SPEC["unit_norm_tolerance"]
 _FINGERPRINT_RE = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
 _BLOCK_ELEMENTS = 1 << 20  # int8 rows converted to float32 per block: ~4 MB, stays in cache
 _SCORE_BUFFER_BYTES = 1 << 26  # batch search scores at most this many bytes of scores at once

@@ -33,22 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from mobile_sdk.errors import DeepProductError
+from mobile_sdk.format_spec import load_spec
 from mobile_sdk.preprocess_config import PreprocessConfig
 
-METADATA_NAME = "preprocessing.json"
-METADATA_FORMAT = "deepproduct-model-metadata/1"
-PRECISIONS = ("fp32", "fp16", "int8")
+_SPEC = load_spec("model_metadata")
+METADATA_NAME = _SPEC["file_name"]
+METADATA_FORMAT = _SPEC["format"]
+PRECISIONS = tuple(_SPEC["precisions"])
 MAX_METADATA_BYTES = 1 << 20  # the document is a few hundred bytes
-_KEYS = (
-    "embedding_dim",
-    "format",
-    "l2_normalized_output",
-    "model_fingerprint",
-    "name",
-    "precision",
-    "preprocess",
-    "version",
-)
+_KEYS = tuple(_SPEC["keys"])
 
 
 class ModelMetadataError(DeepProductError, ValueError):

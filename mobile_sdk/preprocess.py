@@ -13,15 +13,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mobile_sdk.format_spec import load_spec
 from mobile_sdk.image_io import ImageSource, load_image
 from mobile_sdk.preprocess_config import PreprocessConfig
 
-WEIGHT_BITS = 14
+WEIGHT_BITS = load_spec("preprocess")["weight_bits"]
 WEIGHT_ONE = 1 << WEIGHT_BITS  # fixed-point 1.0: every output's weights sum to this
 _HALF = 1 << (WEIGHT_BITS - 1)
 # Largest in/out ratio per axis. Beyond ~1000x the 14-bit taps round to 0 or 1 and
 # the residual rule can go negative; real photos need under 30x.
-MAX_REDUCTION = 256
+MAX_REDUCTION = load_spec("preprocess")["max_reduction"]
 
 
 class ResizePlan(NamedTuple):

@@ -14,14 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mobile_sdk.format_spec import load_spec
+
 # Versioned names of resampling rules defined in PREPROCESSING.md. A new rule gets a
 # new name so an old runtime refuses a model it cannot reproduce bit-exactly.
-KNOWN_RESIZE_RULES: tuple[str, ...] = ("triangle-fixed14",)
+_SPEC = load_spec("preprocess")
+KNOWN_RESIZE_RULES: tuple[str, ...] = tuple(_SPEC["resize_rules"])
 
-MIN_INPUT_SIZE = 16
-MAX_INPUT_SIZE = 4096
+MIN_INPUT_SIZE = _SPEC["min_input_size"]
+MAX_INPUT_SIZE = _SPEC["max_input_size"]
 
-_FIELDS = ("input_size", "crop_fraction", "mean", "std", "resize")
+_FIELDS = tuple(_SPEC["fields"])
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compile the plain-Java core and its JUnit 5 tests with javac, run them against a golden
-# bundle (written by `deepproduct golden`), without Gradle or an Android SDK.
+# bundle (written by `deepproduct golden`) and the format specs in mobile_sdk/formats/,
+# without Gradle or an Android SDK.
 #
 #   android_demo/core/run_tests.sh [--allow-skip] GOLDEN_DIR
 #
@@ -49,7 +50,8 @@ javac --release 17 -Xlint:all -Werror -encoding UTF-8 -d "$out/main" -cp "$gson"
 javac --release 17 -encoding UTF-8 -d "$out/test" -cp "$out/main:$gson:$junit" @"$out/test-sources.txt"
 
 set +e
-java -Dgolden.dir="$golden" -Dfile.encoding=UTF-8 -jar "$junit" \
+formats=$(cd "$here/../../mobile_sdk/formats" && pwd)
+java -Dgolden.dir="$golden" -Dformats.dir="$formats" -Dfile.encoding=UTF-8 -jar "$junit" \
     --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests \
     --class-path "$out/main:$out/test:$gson" --scan-class-path "$out/test" 2>&1 | tee "$out/junit.log"
 status=${PIPESTATUS[0]}

@@ -20,8 +20,8 @@ public final class ModelMetadata {
     static final Set<String> KEYS = new TreeSet<>(Arrays.asList(
             "embedding_dim", "format", "l2_normalized_output", "model_fingerprint", "name", "precision",
             "preprocess", "version"));
-    private static final Set<String> PRECISIONS = new TreeSet<>(Arrays.asList("fp32", "fp16", "int8"));
-    private static final Pattern FINGERPRINT = Pattern.compile("sha256:[0-9a-f]{64}");
+    static final Set<String> PRECISIONS = new TreeSet<>(Arrays.asList("fp32", "fp16", "int8"));
+    static final Pattern FINGERPRINT = Pattern.compile("sha256:[0-9a-f]{64}");
 
     private final PreprocessConfig preprocess;
     private final int embeddingDim;

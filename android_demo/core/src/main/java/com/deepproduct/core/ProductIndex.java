@@ -45,8 +45,19 @@ public final class ProductIndex {
     public static final int MAX_ID_BYTES = 1024;
     public static final int QUANT_LEVELS = 127;
 
-    private static final int HEADER_BYTES = 48;
-    private static final double UNIT_NORM_TOLERANCE = 1e-3;
+    // Header layout (INDEX_FORMAT.md section 2; mobile_sdk/formats/index_format.json, checked
+    // against these by FormatSpecTest): byte offsets of the little-endian fields.
+    static final String MAGIC = "DPIX";
+    static final int VERSION_OFFSET = 4;
+    static final int DTYPE_OFFSET = 6;
+    static final int FLAGS_OFFSET = 7;
+    static final int DIM_OFFSET = 8;
+    static final int COUNT_OFFSET = 12;
+    static final int FINGERPRINT_OFFSET = 16;
+    static final int HEADER_BYTES = 48;
+    static final int FLOAT32_CODE = 0;
+    static final int INT8_CODE = 1;
+    static final double UNIT_NORM_TOLERANCE = 1e-3;
     private static final Pattern FINGERPRINT = Pattern.compile("(?:sha256:)?([0-9a-fA-F]{64})");
 
     private final String source;
@@ -118,26 +129,26 @@ public final class ProductIndex {
     public static ProductIndex read(byte[] data, String source, String expectedFingerprint) {
         byte[] expected = expectedFingerprint == null ? null : fingerprintBytes(expectedFingerprint);
         long size = data.length;
-        if (size < 4 || data[0] != 'D' || data[1] != 'P' || data[2] != 'I' || data[3] != 'X') {
+        if (size < 4 || !MAGIC.equals(new String(data, 0, 4, StandardCharsets.ISO_8859_1))) {
             throw fail(source, "not a DeepProduct index (expected magic DPIX)");
         }
         if (size < HEADER_BYTES) {
             throw fail(source, "truncated: " + size + " bytes, the header alone is " + HEADER_BYTES);
         }
         ByteBuffer buf = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
-        int version = buf.getShort(4) & 0xFFFF;
-        int dtypeCode = buf.get(6) & 0xFF;
-        int flags = buf.get(7) & 0xFF;
-        long dimL = buf.getInt(8) & 0xFFFFFFFFL;
-        long countL = buf.getInt(12) & 0xFFFFFFFFL;
+        int version = buf.getShort(VERSION_OFFSET) & 0xFFFF;
+        int dtypeCode = buf.get(DTYPE_OFFSET) & 0xFF;
+        int flags = buf.get(FLAGS_OFFSET) & 0xFF;
+        long dimL = buf.getInt(DIM_OFFSET) & 0xFFFFFFFFL;
+        long countL = buf.getInt(COUNT_OFFSET) & 0xFFFFFFFFL;
         if (version != FORMAT_VERSION) {
             throw fail(source, "unsupported index format version " + version + " (this reader supports version "
                     + FORMAT_VERSION + "); rebuild the index or upgrade");
         }
-        if (dtypeCode != 0 && dtypeCode != 1) {
+        if (dtypeCode != FLOAT32_CODE && dtypeCode != INT8_CODE) {
             throw fail(source, "unknown dtype code " + dtypeCode + " (0 = float32, 1 = int8)");
         }
-        Dtype dtype = dtypeCode == 0 ? Dtype.FLOAT32 : Dtype.INT8;
+        Dtype dtype = dtypeCode == FLOAT32_CODE ? Dtype.FLOAT32 : Dtype.INT8;
         if (flags != 0) {
             throw fail(source, "reserved flags byte is " + flags + ", must be 0");
         }
@@ -197,7 +208,7 @@ public final class ProductIndex {
             System.arraycopy(data, (int) vectorsAt, codes, 0, values);
             invNorms = checkCodes(codes, count, dim, source);
         }
-        String fingerprint = hex(data, 16, 32);
+        String fingerprint = hex(data, FINGERPRINT_OFFSET, 32);
         if (expected != null && !hex(expected, 0, 32).equals(fingerprint)) {
             throw new FingerprintMismatchException(source + ": index was built with model "
                     + fingerprint.substring(0, 16) + "..., but the queries come from model "
