@@ -152,21 +152,24 @@ def _fingerprint_bytes(fingerprint: str) -> bytes:
 
 
 def fingerprint_mismatch(index: ProductIndex, model_fingerprint: str) -> FingerprintMismatchError:
-    """The error for an index queried with embeddings of another model (64 hex digits)."""
+    """The error for an index queried with embeddings of another model (its fingerprint)."""
     return FingerprintMismatchError(
-        f"{index.source}: index was built with model {index.fingerprint[:16]}..., but the "
-        f"queries come from model {model_fingerprint[:16]}...; rebuild the index "
-        "with this model"
+        f"{index.source}: index was built with model {index.fingerprint[7:23]}..., but the "
+        f"queries come from model {_fingerprint_bytes(model_fingerprint).hex()[:16]}...; "
+        "rebuild the index with this model"
     )
 
 
 def normalize_fingerprint(fingerprint: str) -> str:
-    """``fingerprint`` as 64 lowercase hex digits (a ``sha256:`` prefix is dropped).
+    """``fingerprint`` in the one form the runtime reports: ``"sha256:"`` + 64 lowercase hex.
+
+    Accepts the form of the model metadata (``sha256:<hex>``) and bare hex digits (the
+    form indexes reported before; index files store the 32 raw bytes either way).
 
     Raises:
         IndexFormatError: not 64 hex digits.
     """
-    return _fingerprint_bytes(fingerprint).hex()
+    return "sha256:" + _fingerprint_bytes(fingerprint).hex()
 
 
 def _encode_id(product_id: str) -> bytes:
@@ -276,7 +279,7 @@ class ProductIndex:
     def __repr__(self) -> str:
         return (
             f"ProductIndex(rows={self._n}, dim={self._dim}, dtype={self._dtype!r}, "
-            f"fingerprint={self.fingerprint[:12]}...)"
+            f"fingerprint={self._fingerprint.hex()[:12]}...)"
         )
 
     @property
@@ -296,8 +299,8 @@ class ProductIndex:
 
     @property
     def fingerprint(self) -> str:
-        """Model fingerprint as 64 lowercase hex digits (no ``sha256:`` prefix)."""
-        return self._fingerprint.hex()
+        """Model fingerprint: ``"sha256:"`` + 64 lowercase hex digits, as in the model metadata."""
+        return "sha256:" + self._fingerprint.hex()
 
     @property
     def nbytes(self) -> int:
@@ -705,7 +708,7 @@ class ProductIndex:
             raise IndexFormatError(f"{path}: cannot read ({e.strerror or e})") from None
         index._source = str(path)
         if expected is not None and expected != index._fingerprint:
-            raise fingerprint_mismatch(index, expected.hex())
+            raise fingerprint_mismatch(index, "sha256:" + expected.hex())
         return index
 
     @classmethod

@@ -151,7 +151,7 @@ def test_round_trip(tmp_path, dtype):
     index.save(tmp_path / "i.dpix")
     loaded = ProductIndex.load(tmp_path / "i.dpix", expected_fingerprint=FP)
     assert loaded.row_ids == IDS
-    assert loaded.fingerprint == FP and loaded.dtype == dtype and loaded.dim == 16
+    assert loaded.fingerprint == "sha256:" + FP and loaded.dtype == dtype and loaded.dim == 16
     assert np.array_equal(loaded.vectors, index.vectors)
     assert loaded.vectors.dtype == np.dtype(dtype)
     for q in rng.standard_normal((5, 16)).astype(np.float32):
@@ -407,7 +407,8 @@ def test_fingerprint_mismatch(tmp_path):
     with pytest.raises(FingerprintMismatchError, match="rebuild the index") as err:
         ProductIndex.load(tmp_path / "i.dpix", expected_fingerprint=OTHER_FP)
     assert isinstance(err.value, IndexFormatError) and str(tmp_path / "i.dpix") in str(err.value)
-    assert ProductIndex.load(tmp_path / "i.dpix", "sha256:" + FP.upper()).fingerprint == FP
+    loaded = ProductIndex.load(tmp_path / "i.dpix", "sha256:" + FP.upper())
+    assert loaded.fingerprint == "sha256:" + FP
     with pytest.raises(IndexFormatError, match="64 hex digits"):
         ProductIndex.load(tmp_path / "i.dpix", expected_fingerprint="sha256:xyz")
 
@@ -486,7 +487,7 @@ def test_build_from_catalog(tmp_path, dtype):
     )
     assert embedder.calls == 2
     assert index.row_ids == ["blue", "green tea é", "red", "red"]
-    assert index.fingerprint == FP and index.dim == 4 and index.dtype == dtype
+    assert index.fingerprint == "sha256:" + FP and index.dim == 4 and index.dtype == dtype
     query = np.array([0.9, 0.1, 0.3, 0.1], np.float32)
     got = index.search(query, k=3)
     assert [r.product_id for r in got] == ["red", "blue", "green tea é"]

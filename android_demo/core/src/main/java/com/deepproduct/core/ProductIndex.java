@@ -334,9 +334,12 @@ public final class ProductIndex {
         return count;
     }
 
-    /** Model fingerprint as 64 lowercase hex digits (no {@code sha256:} prefix). */
+    /**
+     * Model fingerprint as {@code sha256:} and 64 lowercase hex digits, the form of the model
+     * metadata's {@code model_fingerprint} (the file stores the 32 raw bytes).
+     */
     public String fingerprint() {
-        return fingerprint;
+        return "sha256:" + fingerprint;
     }
 
     /** The product id of row {@code row}. */

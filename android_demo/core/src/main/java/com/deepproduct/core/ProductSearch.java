@@ -22,11 +22,12 @@ public final class ProductSearch {
      * @throws IndexFormatException the index dimension differs from the model's embedding size
      */
     public ProductSearch(ModelMetadata metadata, Embedder embedder, ProductIndex index) {
-        String expected = metadata.modelFingerprint().substring("sha256:".length());
+        String expected = metadata.modelFingerprint();
         if (!expected.equals(index.fingerprint())) {
+            int hex = "sha256:".length();
             throw new FingerprintMismatchException(index.source() + ": index was built with model "
-                    + index.fingerprint().substring(0, 16) + "..., but the queries come from model "
-                    + expected.substring(0, 16) + "...; rebuild the index with this model");
+                    + index.fingerprint().substring(hex, hex + 16) + "..., but the queries come from model "
+                    + expected.substring(hex, hex + 16) + "...; rebuild the index with this model");
         }
         if (index.dimension() != metadata.embeddingDim()) {
             throw new IndexFormatException(index.source() + ": index dimension " + index.dimension()
