@@ -32,13 +32,13 @@ from mobile_sdk.errors import run_reporting_errors
 COMMAND_GROUP = "deepproduct.commands"
 
 
-def _unavailable(name: str, error: MissingExtraError) -> Command:
+def _unavailable(name: str, help: str, extra: str, error: MissingExtraError) -> Command:
     """A stand-in for a command that cannot run here: any use prints ``error``."""
 
     def run(args: argparse.Namespace) -> int:
         raise error
 
-    return Command(name, f"(not installed: {error})", _no_arguments, run)
+    return Command(name, f"{help} [needs: pip install 'deepproduct[{extra}]']", _no_arguments, run)
 
 
 def _no_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,12 +60,15 @@ def _load(ep: EntryPoint) -> Command:
     except ModuleNotFoundError as e:
         if extra is None:
             raise
-        return _unavailable(ep.name, missing_extra(extra, [e.name or "a module"]))
+        error = missing_extra(extra, [e.name or ep.module])
+        return _unavailable(ep.name, f"the '{extra}' extra's command", extra, error)
     if not isinstance(command, Command) or command.name != ep.name:
         raise TypeError(f"entry point {ep.name} = {ep.value} is not a Command named {ep.name!r}")
     missing = command.missing()
     if missing:
-        return _unavailable(command.name, missing_extra(command.extra or extra or "?", missing))
+        extra = command.extra or extra or "?"
+        error = missing_extra(extra, missing)
+        return _unavailable(command.name, command.help, extra, error)
     return command
 
 
