@@ -14,17 +14,16 @@ Two storage types:
   implementation that follows ``INDEX_FORMAT.md`` scores and ranks bit for bit alike.
 
 The file format, the quantization rule and the scoring rule are specified in
-``mobile_sdk/INDEX_FORMAT.md``; this module is its reference implementation.
+``mobile_sdk/INDEX_FORMAT.md``; with ``index_format`` (the file codec) and
+``quantization`` (int8 codes and exact scoring) this module is its reference
+implementation. Building an index from a catalog folder is ``catalog_index``'s job.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
-import struct
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -32,47 +31,55 @@ from typing import BinaryIO, Protocol
 import numpy as np
 
 from mobile_sdk.atomic_file import atomic_path
-from mobile_sdk.dataset_layout import scan_dataset
 from mobile_sdk.errors import DeepProductError
-from mobile_sdk.format_spec import load_spec
+from mobile_sdk.index_format import (
+    DTYPE_CODES,
+    FORMAT_VERSION,
+    MAGIC,
+    MAX_COUNT,
+    MAX_DIM,
+    MAX_ID_BYTES,
+    NP_DTYPES,
+    FingerprintMismatchError,
+    IndexFormatError,
+    encode_id,
+    fingerprint_bytes,
+    normalize_fingerprint,
+    read_index,
+    write_index,
+)
+from mobile_sdk.quantization import (
+    BLOCK_ELEMENTS,
+    QUANT_LEVELS,
+    VectorError,
+    check_vector,
+    check_vectors,
+    int8_dots,
+    inv_norms,
+    quantize_int8,
+)
 
-_SPEC = load_spec("index_format")
-MAGIC = _SPEC["magic"].encode("ascii")
-FORMAT_VERSION = _SPEC["format_version"]
-MAX_DIM = _SPEC["max_dim"]  # keeps every int8 dot product and partial sum below 2**24
-MAX_COUNT = _SPEC["max_count"]
-MAX_ID_BYTES = _SPEC["max_id_bytes"]
-QUANT_LEVELS = _SPEC["quant_levels"]  # int8 codes are in [-127, 127]; -128 is never written
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "MAX_COUNT",
+    "MAX_DIM",
+    "MAX_ID_BYTES",
+    "QUANT_LEVELS",
+    "EmbedderLike",
+    "FingerprintMismatchError",
+    "IndexFormatError",
+    "ProductIndex",
+    "ProductNotFoundError",
+    "SearchResult",
+    "VectorError",
+    "fingerprint_mismatch",
+    "normalize_fingerprint",
+    "quantize_int8",
+]
 
-_STRUCT_CODES = {"u8": "B", "u16": "H", "u32": "I"}
-# magic, version, dtype, flags, dim, count, fingerprint
-_HEADER = struct.Struct("<" + "".join(_STRUCT_CODES.get(t, t) for _, t in _SPEC["header"]))
-if _HEADER.size != _SPEC["header_bytes"]:
-    raise RuntimeError("formats/index_format.json: header fields and header_bytes disagree")
-_DTYPE_CODES = _SPEC["dtype_codes"]
-_NP_DTYPES = {"float32": np.dtype("<f4"), "int8": np.dtype("i1")}
-_Fail = Callable[[str], Exception]
-# float32 rows read from a file must have |norm - 1| <= this
-_UNIT_NORM_TOLERANCE = _SPEC["unit_norm_tolerance"]
-_FINGERPRINT_RE = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
-_BLOCK_ELEMENTS = 1 << 20  # int8 rows converted to float32 per block: ~4 MB, stays in cache
 _SCORE_BUFFER_BYTES = 1 << 26  # batch search scores at most this many bytes of scores at once
 _BOUND_BLOCK_ROWS = 64  # rows per block when bounding the k-th best score (see _top)
-
-
-class IndexFormatError(DeepProductError, ValueError):
-    """An index file is malformed or corrupt, or an index operation got bad arguments.
-
-    The message names the file (when there is one) and what is wrong.
-    """
-
-
-class FingerprintMismatchError(IndexFormatError):
-    """The index was built with a different model than the one expected."""
-
-
-class VectorError(DeepProductError, ValueError):
-    """A vector has the wrong shape, is not finite, or is all zeros."""
 
 
 class ProductNotFoundError(DeepProductError, KeyError):
@@ -113,109 +120,13 @@ class EmbedderLike(Protocol):
         ...
 
 
-def quantize_int8(vectors: np.ndarray) -> np.ndarray:
-    """Quantize float32 vectors to int8 codes by the rule of INDEX_FORMAT.md section 3.
-
-    ``code = rint(float64(v) * 127 / max|v|)`` per vector, rounding halves to even
-    (Java ``Math.rint``); the largest component becomes +-127.
-
-    Args:
-        vectors: (D,) or (N, D) float32, finite, no all-zero vector.
-
-    Returns:
-        int8 codes of the same shape, in [-127, 127].
-
-    Raises:
-        VectorError: not float32, not finite, or an all-zero vector.
-    """
-    v = np.asarray(vectors)
-    if v.dtype != np.float32:
-        raise VectorError(f"quantize_int8 takes float32 vectors, got {v.dtype}")
-    if not np.isfinite(v).all():
-        raise VectorError("cannot quantize a vector with NaN or infinite components")
-    v64 = v.astype(np.float64)
-    peak = np.max(np.abs(v64), axis=-1, keepdims=True)
-    if (peak == 0).any():
-        raise VectorError("cannot quantize an all-zero vector")
-    # v * 127 is exact in float64 (24 + 7 bits); the division is the only rounding.
-    return np.rint(v64 * QUANT_LEVELS / peak).astype(np.int8)
-
-
-def _fingerprint_bytes(fingerprint: str) -> bytes:
-    match = _FINGERPRINT_RE.fullmatch(fingerprint) if isinstance(fingerprint, str) else None
-    if match is None:
-        raise IndexFormatError(
-            f"model fingerprint must be 64 hex digits (sha256), optionally prefixed "
-            f"'sha256:', got {fingerprint!r}"
-        )
-    return bytes.fromhex(match.group(1))
-
-
 def fingerprint_mismatch(index: ProductIndex, model_fingerprint: str) -> FingerprintMismatchError:
     """The error for an index queried with embeddings of another model (its fingerprint)."""
     return FingerprintMismatchError(
         f"{index.source}: index was built with model {index.fingerprint[7:23]}..., but the "
-        f"queries come from model {_fingerprint_bytes(model_fingerprint).hex()[:16]}...; "
+        f"queries come from model {fingerprint_bytes(model_fingerprint).hex()[:16]}...; "
         "rebuild the index with this model"
     )
-
-
-def normalize_fingerprint(fingerprint: str) -> str:
-    """``fingerprint`` in the one form the runtime reports: ``"sha256:"`` + 64 lowercase hex.
-
-    Accepts the form of the model metadata (``sha256:<hex>``) and bare hex digits (the
-    form indexes reported before; index files store the 32 raw bytes either way).
-
-    Raises:
-        IndexFormatError: not 64 hex digits.
-    """
-    return "sha256:" + _fingerprint_bytes(fingerprint).hex()
-
-
-def _encode_id(product_id: str) -> bytes:
-    if not isinstance(product_id, str):
-        raise IndexFormatError(f"product id must be a str, got {type(product_id).__name__}")
-    try:
-        encoded = product_id.encode("utf-8")
-    except UnicodeEncodeError:
-        raise IndexFormatError(f"product id {product_id!r} is not valid Unicode") from None
-    if not 1 <= len(encoded) <= MAX_ID_BYTES:
-        raise IndexFormatError(
-            f"product id {product_id[:40]!r} is {len(encoded)} bytes in UTF-8; "
-            f"ids must be 1 to {MAX_ID_BYTES} bytes"
-        )
-    return encoded
-
-
-def _check_vectors(vectors: object, dim: int, what: str) -> np.ndarray:
-    """``vectors`` as a float32 (N, dim) array, or VectorError naming ``what``."""
-    try:
-        v = np.asarray(vectors)
-    except (TypeError, ValueError) as e:
-        raise VectorError(f"{what}: not an array of numbers ({e})") from None
-    if v.ndim != 2 or v.shape[1] != dim:
-        raise VectorError(f"{what}: expected shape (N, {dim}), got {v.shape}")
-    if not (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)):
-        raise VectorError(f"{what}: expected real numbers, got dtype {v.dtype}")
-    v = v.astype(np.float32, copy=False)
-    if not np.isfinite(v).all():
-        bad = int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
-        raise VectorError(f"{what}: vector {bad} has NaN or infinite components")
-    zero = ~v.any(axis=1)
-    if zero.any():
-        raise VectorError(f"{what}: vector {int(np.flatnonzero(zero)[0])} is all zeros")
-    return v
-
-
-def _check_one(vector: object, dim: int, what: str) -> np.ndarray:
-    """``vector`` as a float32 (1, dim) array, or VectorError naming ``what``."""
-    try:
-        v = np.asarray(vector)
-    except (TypeError, ValueError) as e:
-        raise VectorError(f"{what}: not an array of numbers ({e})") from None
-    if v.ndim != 1:
-        raise VectorError(f"{what}: expected a 1-D vector of length {dim}, got shape {v.shape}")
-    return _check_vectors(v[None], dim, what)
 
 
 def _check_k(k: object, min_score: object) -> float:
@@ -257,13 +168,13 @@ class ProductIndex:
             raise IndexFormatError(f"dim must be an int, got {dim!r}")
         if not 1 <= dim <= MAX_DIM:
             raise IndexFormatError(f"dim must be 1 to {MAX_DIM}, got {dim}")
-        if dtype not in _DTYPE_CODES:
+        if dtype not in DTYPE_CODES:
             raise IndexFormatError(f"dtype must be 'float32' or 'int8', got {dtype!r}")
         self._dim = int(dim)
         self._dtype = dtype
-        self._fingerprint = _fingerprint_bytes(fingerprint)
+        self._fingerprint = fingerprint_bytes(fingerprint)
         self._n = 0
-        self._vectors = np.empty((0, self._dim), _NP_DTYPES[dtype])
+        self._vectors = np.empty((0, self._dim), NP_DTYPES[dtype])
         # int8 only: 1 / sqrt(sum of squared codes) per row, as the scoring rule defines it.
         self._inv_norms = np.empty(0, np.float64)
         self._id_ends = np.empty(0, np.int64)  # end offset of each row's id in _id_blob
@@ -372,14 +283,14 @@ class ProductIndex:
             raise VectorError(f"{len(ids)} ids but {shape[0]} vectors")
         if len(ids) > MAX_COUNT:
             raise IndexFormatError(f"{len(ids)} rows exceed the limit of {MAX_COUNT}")
-        encoded = [_encode_id(i) for i in ids]
+        encoded = [encode_id(i) for i in ids]
         n = len(encoded)
-        index._vectors = np.empty((n, index._dim), _NP_DTYPES[dtype])
+        index._vectors = np.empty((n, index._dim), NP_DTYPES[dtype])
         if dtype == "int8":
             index._inv_norms = np.empty(n, np.float64)
-        step = max(1, _BLOCK_ELEMENTS // index._dim)
+        step = max(1, BLOCK_ELEMENTS // index._dim)
         for start in range(0, n, step):
-            block = _check_vectors(vectors[start : start + step], index._dim, "vectors")
+            block = check_vectors(vectors[start : start + step], index._dim, "vectors")
             index._store(start, block)
         index._id_ends = np.cumsum(np.fromiter(map(len, encoded), np.int64, n))
         index._id_blob = np.frombuffer(b"".join(encoded), np.uint8).copy()
@@ -392,7 +303,7 @@ class ProductIndex:
         if self._dtype == "int8":
             codes = quantize_int8(block)
             self._vectors[row:end] = codes
-            self._inv_norms[row:end] = _inv_norms(codes)
+            self._inv_norms[row:end] = inv_norms(codes)
         else:
             v64 = block.astype(np.float64)
             self._vectors[row:end] = v64 / np.sqrt(np.einsum("ij,ij->i", v64, v64))[:, None]
@@ -409,8 +320,8 @@ class ProductIndex:
             IndexFormatError: bad product id, or the index is full (``MAX_COUNT`` rows).
             VectorError: wrong length, not finite, or all zeros.
         """
-        encoded = _encode_id(product_id)
-        v = _check_one(vector, self._dim, f"vector for product {product_id!r}")
+        encoded = encode_id(product_id)
+        v = check_vector(vector, self._dim, f"vector for product {product_id!r}")
         if self._n >= MAX_COUNT:
             raise IndexFormatError(f"index is full ({MAX_COUNT} rows)")
         n = self._n
@@ -447,7 +358,7 @@ class ProductIndex:
         Raises:
             ProductNotFoundError: no row has that id (a ``KeyError``).
         """
-        rows = self._rows_of(_encode_id(product_id))
+        rows = self._rows_of(encode_id(product_id))
         if len(rows) == 0:
             raise ProductNotFoundError(f"product {product_id!r} is not in the index")
         keep = np.ones(self._n, bool)
@@ -493,40 +404,9 @@ class ProductIndex:
             VectorError: the embedder returned a bad embedding (the message names the image).
             ImageLoadError: an image cannot be read (from the embedder).
         """
-        from tqdm import tqdm
+        from mobile_sdk.catalog_index import build_catalog_index
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise IndexFormatError(f"batch_size must be a positive int, got {batch_size!r}")
-        folder = Path(catalog_dir)
-        root = (
-            folder.parent
-            if folder.name == "catalog" and not (folder / "catalog").is_dir()
-            else folder
-        )
-        products = scan_dataset(root).products
-        for product in products:  # before the (long) embedding, not after it
-            try:
-                _encode_id(product.product_id)
-            except IndexFormatError as e:
-                raise IndexFormatError(f"{product.catalog[0].parent}: {e}") from None
-        items = [(p.product_id, f) for p in products for f in p.catalog]
-        index = cls(embedder.embedding_dim, embedder.fingerprint, dtype)
-        with tqdm(total=len(items), unit="img", desc="indexing", disable=not progress) as bar:
-            for start in range(0, len(items), batch_size):
-                chunk = items[start : start + batch_size]
-                embeddings = np.asarray(embedder.embed_batch([f for _, f in chunk]))
-                if embeddings.shape != (len(chunk), index.dim):
-                    raise VectorError(
-                        f"{chunk[0][1]}: embedder returned shape {embeddings.shape} for "
-                        f"{len(chunk)} images, expected ({len(chunk)}, {index.dim})"
-                    )
-                for (product_id, image), embedding in zip(chunk, embeddings, strict=True):
-                    try:
-                        index.add(product_id, embedding)
-                    except VectorError as e:
-                        raise VectorError(f"{image}: bad embedding ({e})") from None
-                bar.update(len(chunk))
-        return index
+        return build_catalog_index(cls, embedder, catalog_dir, dtype, progress, batch_size)
 
     # ------------------------------------------------------------------ searching
 
@@ -553,7 +433,7 @@ class ProductIndex:
             IndexFormatError: bad ``k`` or ``min_score``.
         """
         threshold = _check_k(k, min_score)
-        query = _check_one(vector, self._dim, "query vector")
+        query = check_vector(vector, self._dim, "query vector")
         return self._top(self._scores(query)[0], int(k), threshold)
 
     def search_batch(
@@ -569,7 +449,7 @@ class ProductIndex:
             IndexFormatError: bad ``k`` or ``min_score``.
         """
         threshold = _check_k(k, min_score)
-        queries = _check_vectors(vectors, self._dim, "query vectors")
+        queries = check_vectors(vectors, self._dim, "query vectors")
         group = max(1, _SCORE_BUFFER_BYTES // (8 * max(self._n, 1)))
         results = []
         for start in range(0, len(queries), group):
@@ -583,7 +463,7 @@ class ProductIndex:
         Raises:
             VectorError: bad query vector.
         """
-        return self._scores(_check_one(vector, self._dim, "query vector"))[0]
+        return self._scores(check_vector(vector, self._dim, "query vector"))[0]
 
     def _scores(self, queries: np.ndarray) -> np.ndarray:
         """(M, N) float64 scores of checked float32 queries against every row."""
@@ -599,8 +479,8 @@ class ProductIndex:
                 out[j] = rows @ unit[j]
             return out
         codes = quantize_int8(queries)
-        inv_q = _inv_norms(codes)
-        dots = _int8_dots(self._vectors[:n], codes)  # (N, M), exact integers
+        inv_q = inv_norms(codes)
+        dots = int8_dots(self._vectors[:n], codes)  # (N, M), exact integers
         out = np.empty((m, n), np.float64)
         for j in range(m):
             np.multiply(dots[:, j], self._inv_norms[:n], out=out[j])  # float32 -> float64 exactly
@@ -655,26 +535,15 @@ class ProductIndex:
 
     def _write(self, f: BinaryIO) -> None:
         n = self._n
-        ends = self._id_ends[:n]
-        lengths = np.diff(ends, prepend=0).astype("<u2")
-        header = _HEADER.pack(
-            MAGIC,
-            FORMAT_VERSION,
-            _DTYPE_CODES[self._dtype],
-            0,
+        write_index(
+            f,
+            self._dtype,
             self._dim,
-            n,
             self._fingerprint,
+            self._id_ends[:n],
+            self._id_blob,
+            self._vectors[:n],
         )
-        blob_len = int(ends[-1]) if n else 0
-        padding = bytes(-(_HEADER.size + 2 * n + blob_len) % 4)
-        vectors = np.ascontiguousarray(self._vectors[:n], _NP_DTYPES[self._dtype])
-        crc = 0
-        for part in (header, lengths, self._id_blob[:blob_len], padding, vectors):
-            data = memoryview(_as_bytes(part))
-            crc = zlib.crc32(data, crc)
-            f.write(data)
-        f.write(struct.pack("<I", crc))
 
     @classmethod
     def load(cls, path: str | os.PathLike, expected_fingerprint: str | None = None) -> ProductIndex:
@@ -694,175 +563,23 @@ class ProductIndex:
             FingerprintMismatchError: ``expected_fingerprint`` differs from the file's.
         """
         path = Path(path)
-        expected = (
-            None if expected_fingerprint is None else _fingerprint_bytes(expected_fingerprint)
-        )
+        expected = None if expected_fingerprint is None else fingerprint_bytes(expected_fingerprint)
         try:
             with open(path, "rb") as f:
-                index = cls._read(f, os.fstat(f.fileno()).st_size, path)
+                data = read_index(f, os.fstat(f.fileno()).st_size, path)
         except FileNotFoundError:
             raise IndexFormatError(f"{path}: index file not found") from None
         except IsADirectoryError:
             raise IndexFormatError(f"{path}: is a folder, not an index file") from None
         except OSError as e:
             raise IndexFormatError(f"{path}: cannot read ({e.strerror or e})") from None
+        index = cls(data.dim, data.fingerprint.hex(), data.dtype)
+        index._vectors = data.vectors
+        index._inv_norms = data.inv_norms
+        index._id_ends = np.cumsum(data.lengths, dtype=np.int64)
+        index._id_blob = data.id_blob
+        index._n = len(data.lengths)
         index._source = str(path)
         if expected is not None and expected != index._fingerprint:
             raise fingerprint_mismatch(index, "sha256:" + expected.hex())
         return index
-
-    @classmethod
-    def _read(cls, f: BinaryIO, size: int, path: Path) -> ProductIndex:
-        def fail(problem: str) -> Exception:
-            return IndexFormatError(f"{path}: {problem}")
-
-        head = f.read(_HEADER.size)
-        if len(head) < 4 or head[:4] != MAGIC:
-            raise fail(f"not a DeepProduct index (starts with {head[:4]!r}, expected {MAGIC!r})")
-        if len(head) < _HEADER.size:
-            raise fail(f"truncated: {size} bytes, the header alone is {_HEADER.size}")
-        _, version, dtype_code, flags, dim, count, fingerprint = _HEADER.unpack(head)
-        if version != FORMAT_VERSION:
-            raise fail(
-                f"unsupported index format version {version} (this reader supports "
-                f"version {FORMAT_VERSION}); rebuild the index or upgrade"
-            )
-        dtype = {code: name for name, code in _DTYPE_CODES.items()}.get(dtype_code)
-        if dtype is None:
-            raise fail(f"unknown dtype code {dtype_code} (0 = float32, 1 = int8)")
-        if flags != 0:
-            raise fail(f"reserved flags byte is {flags}, must be 0")
-        if not 1 <= dim <= MAX_DIM:
-            raise fail(f"dimension {dim} out of range 1..{MAX_DIM}")
-        if count > MAX_COUNT:
-            raise fail(f"count {count} exceeds the limit of {MAX_COUNT}")
-        if size < _HEADER.size + 2 * count + 4:
-            raise fail(f"truncated: {size} bytes, too short for {count} ids")
-        crc = zlib.crc32(head)
-        lengths = np.empty(count, "<u2")
-        crc = _read_into(f, lengths, crc, fail)
-        blob_len = int(lengths.sum(dtype=np.int64))
-        item = _NP_DTYPES[dtype].itemsize
-        pad = -(_HEADER.size + 2 * count + blob_len) % 4
-        expected_size = _HEADER.size + 2 * count + blob_len + pad + count * dim * item + 4
-        if size < expected_size:
-            raise fail(f"truncated: {size} bytes, the header and ids call for {expected_size}")
-        if size > expected_size:
-            raise fail(f"{size - expected_size} unexpected bytes after the checksum")
-        blob = np.empty(blob_len, np.uint8)
-        crc = _read_into(f, blob, crc, fail)
-        padding = f.read(pad)
-        crc = zlib.crc32(padding, crc)
-        vectors = np.empty((count, dim), _NP_DTYPES[dtype])
-        crc = _read_into(f, vectors, crc, fail)
-        tail = f.read(4)
-        if len(tail) != 4:
-            raise fail("truncated while reading")
-        (stored_crc,) = struct.unpack("<I", tail)
-        if stored_crc != crc:
-            raise fail(
-                f"checksum mismatch (stored CRC-32 {stored_crc:08x}, computed {crc:08x}): "
-                "the file is corrupt"
-            )
-        if any(padding):
-            raise fail("padding bytes before the vectors are not zero")
-        _check_ids(lengths, blob, fail)
-        index = cls(dim, fingerprint.hex(), dtype)
-        if dtype == "int8":
-            index._inv_norms = _check_codes(vectors, fail)
-        else:
-            _check_unit_rows(vectors, fail)
-        index._vectors = vectors.astype(vectors.dtype.newbyteorder("="), copy=False)
-        index._id_ends = np.cumsum(lengths, dtype=np.int64)
-        index._id_blob = blob
-        index._n = count
-        return index
-
-
-def _as_bytes(data: bytes | np.ndarray) -> bytes | np.ndarray:
-    """A C-contiguous array as a flat uint8 view of its memory (bytes pass through)."""
-    return data if isinstance(data, bytes) else data.reshape(-1).view(np.uint8)
-
-
-def _read_into(f: BinaryIO, array: np.ndarray, crc: int, fail: _Fail) -> int:
-    """Fill ``array`` from ``f`` and return the CRC-32 updated with its bytes."""
-    view = memoryview(_as_bytes(array))
-    if f.readinto(view) != len(view):  # only if the file shrank after its size was checked
-        raise fail("truncated while reading")
-    return zlib.crc32(view, crc)
-
-
-def _check_ids(lengths: np.ndarray, blob: np.ndarray, fail: _Fail) -> None:
-    if len(lengths) and (lengths.min() < 1 or lengths.max() > MAX_ID_BYTES):
-        row = int(np.flatnonzero((lengths < 1) | (lengths > MAX_ID_BYTES))[0])
-        raise fail(f"id of row {row} is {lengths[row]} bytes; ids must be 1 to {MAX_ID_BYTES}")
-    try:
-        blob.tobytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise fail(f"ids are not valid UTF-8 (byte {e.start} of the id data)") from None
-    # The whole is valid UTF-8; if no id starts with a continuation byte, no
-    # character straddles two ids, so each id is valid on its own.
-    starts = np.concatenate(([0], np.cumsum(lengths[:-1], dtype=np.int64)))
-    split = np.flatnonzero((blob[starts] & 0xC0) == 0x80) if len(lengths) else []
-    if len(split):
-        raise fail(f"id of row {int(split[0])} is not valid UTF-8 on its own")
-
-
-def _inv_norms(codes: np.ndarray) -> np.ndarray:
-    """``1 / sqrt(sum(code**2))`` per int8 row, in float64 (INDEX_FORMAT.md section 4)."""
-    sq = np.einsum("ij,ij->i", codes, codes, dtype=np.int64).astype(np.float64)
-    return 1.0 / np.sqrt(sq)
-
-
-def _check_codes(codes: np.ndarray, fail: _Fail) -> np.ndarray:
-    """Validate int8 rows (no -128, peak |code| 127); return their inverse norms."""
-    if len(codes) == 0:
-        return np.empty(0, np.float64)
-    if codes.min() == -128:
-        raise fail("int8 code -128 found; codes must be in [-127, 127]")
-    peak = np.maximum(codes.max(axis=1), -codes.min(axis=1))
-    if (peak != QUANT_LEVELS).any():
-        row = int(np.flatnonzero(peak != QUANT_LEVELS)[0])
-        raise fail(
-            f"int8 row {row} has largest |code| {peak[row]}, the quantization rule "
-            f"makes it {QUANT_LEVELS}"
-        )
-    inv = np.empty(len(codes), np.float64)
-    step = max(1, _BLOCK_ELEMENTS // codes.shape[1])
-    for start in range(0, len(codes), step):
-        inv[start : start + step] = _inv_norms(codes[start : start + step])
-    return inv
-
-
-def _check_unit_rows(vectors: np.ndarray, fail: _Fail) -> None:
-    step = max(1, _BLOCK_ELEMENTS // max(vectors.shape[1], 1))
-    for start in range(0, len(vectors), step):
-        block = vectors[start : start + step].astype(np.float64)
-        if not np.isfinite(block).all():
-            row = start + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
-            raise fail(f"float32 row {row} has NaN or infinite components")
-        norms = np.sqrt(np.einsum("ij,ij->i", block, block))
-        bad = np.flatnonzero(np.abs(norms - 1.0) > _UNIT_NORM_TOLERANCE)
-        if len(bad):
-            row = start + int(bad[0])
-            raise fail(f"float32 row {row} has norm {norms[bad[0]]:.6g}; rows must be unit length")
-
-
-def _int8_dots(codes: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Exact integer dot products of int8 rows (N, D) with int8 queries (M, D): (N, M) float32.
-
-    Blocks of rows are widened to float32 and multiplied with BLAS. Every product
-    and partial sum is an integer below ``MAX_DIM * 127 * 127 < 2**24``, so float32
-    holds it exactly and the summation order cannot change the result.
-    """
-    n, d = codes.shape
-    q = np.ascontiguousarray(queries.T, np.float32)
-    out = np.empty((n, q.shape[1]), np.float32)
-    step = max(1, _BLOCK_ELEMENTS // d)
-    buffer = np.empty((min(step, n), d), np.float32)
-    for start in range(0, n, step):
-        block = codes[start : start + step]
-        widened = buffer[: len(block)]
-        np.copyto(widened, block, casting="safe")
-        np.matmul(widened, q, out=out[start : start + len(block)])
-    return out

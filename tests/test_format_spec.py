@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mobile_sdk import index, model_metadata, preprocess, preprocess_config
+from mobile_sdk import index, index_format, model_metadata, preprocess, preprocess_config
 from mobile_sdk.format_spec import FORMATS, load_spec
 
 JAVA_TEST = (
@@ -26,7 +26,8 @@ def test_python_constants_come_from_the_specs():
         spec["max_id_bytes"],
         spec["quant_levels"],
     )
-    assert index._HEADER.format == "<4sHBBII32s" and index._HEADER.size == spec["header_bytes"]
+    header = index_format.HEADER
+    assert header.format == "<4sHBBII32s" and header.size == spec["header_bytes"]
     spec = load_spec("model_metadata")
     assert model_metadata.METADATA_NAME == spec["file_name"]
     assert list(model_metadata._KEYS) == spec["keys"]
