@@ -53,6 +53,7 @@ setup(
             "make-dataset = trainer.commands:MAKE_DATASET",
             "split = trainer.commands:SPLIT",
             "export = export.commands:EXPORT [export]",
+            "golden = export.commands:GOLDEN",
             "bench = benchmarks.commands:BENCH [bench]",
         ],
         # 'deepproduct evaluate' of models that are not exported files (checkpoints)

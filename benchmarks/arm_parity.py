@@ -13,7 +13,7 @@
    host (ai-edge-litert, numpy, pillow, tqdm), are fetched on the host with ``pip
    download --platform …aarch64`` and installed into ``/opt/venv`` inside the root
    with ``--no-index --find-links`` (redone only when the versions change);
-4. on x86, ``mobile_sdk.golden.write_golden`` writes a golden bundle for the int8
+4. on x86, ``export.golden.write_golden`` writes a golden bundle for the int8
    ``model.tflite`` and for ``model_fp32.tflite``: generated PNG inputs, their exact
    preprocessed tensors, the model outputs, float32 and int8 indexes and searches;
 5. inside the root, this module (``--inside``) runs ``mobile_sdk`` on every bundle:
@@ -600,8 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _host(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from export.golden import write_golden
     from mobile_sdk.atomic_file import write_text_atomic
-    from mobile_sdk.golden import write_golden
 
     dist = Path(args.dist)
     models = {"int8": dist / "model.tflite", "fp32": dist / "model_fp32.tflite"}

@@ -1,5 +1,6 @@
-"""The ``deepproduct export`` command, registered in ``setup.py``'s ``deepproduct.commands``
-entry-point group (see ``mobile_sdk.cli``). Imports no converter until it runs.
+"""The ``deepproduct export`` and ``deepproduct golden`` commands, registered in
+``setup.py``'s ``deepproduct.commands`` entry-point group (see ``mobile_sdk.cli``).
+Imports no converter until it runs.
 """
 
 from __future__ import annotations
@@ -84,4 +85,28 @@ EXPORT = Command(
     "the shipped model) plus fp16/fp32 TFLite, fp32/int8 ONNX and a report.",
     extra="export",
     requires=EXPORT_MODULES,
+)
+
+
+def _add_golden(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="exported model (.tflite)")
+    p.add_argument("--out", required=True, help="bundle folder to (re)write")
+    p.add_argument("--catalog", help="<root>/catalog whose images become the index rows")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_golden(args: argparse.Namespace) -> int:
+    from export.golden import summary, write_golden
+
+    out = write_golden(args.model, args.out, args.catalog, progress=not args.quiet)
+    print(summary(out))
+    return 0
+
+
+# Needs only the runtime: the bundle is what the runtime computes for an exported model.
+GOLDEN = Command(
+    "golden",
+    "write the golden files the Android core is tested against",
+    _add_golden,
+    _run_golden,
 )

@@ -43,8 +43,8 @@ class ProductSearch:
         if index.dim != embedder.embedding_dim:
             # same fingerprint, other length: a hand-made or tampered index
             raise IndexFormatError(
-                f"{index.source}: index holds {index.dim}-d vectors but {embedder.path} makes "
-                f"{embedder.embedding_dim}-d embeddings; rebuild the index with this model"
+                f"{index.source}: index dimension {index.dim} differs from the model's "
+                f"embedding_dim {embedder.embedding_dim}; rebuild the index with this model"
             )
         self._embedder = embedder
         self._index = index

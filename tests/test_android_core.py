@@ -1,6 +1,6 @@
 """The Android core (plain Java, android_demo/core) against a golden bundle from this runtime.
 
-Exports the small shared model, writes a golden bundle with ``mobile_sdk.golden``, and
+Exports the small shared model, writes a golden bundle with ``export.golden``, and
 runs ``android_demo/core/run_tests.sh`` (javac + the JUnit 5 console launcher, no Gradle).
 Skips with the script's reason when javac or the JUnit/Gson jars are missing
 (``apt-get install -y junit5 libgoogle-gson-java``).
@@ -18,7 +18,7 @@ from _export_helpers import require_export_extra, small_export
 require_export_extra()
 
 import mobile_sdk.preprocess  # noqa: E402
-from mobile_sdk.golden import write_golden  # noqa: E402
+from export.golden import write_golden  # noqa: E402
 
 RUN_TESTS = Path(__file__).resolve().parents[1] / "android_demo" / "core" / "run_tests.sh"
 SUMMARY = re.compile(r"^java core tests: (\d+) run, (\d+) passed, (\d+) failed", re.MULTILINE)

@@ -35,7 +35,7 @@ def test_emulated_cpu_files(tmp_path):
 def bundles(tmp_path_factory):
     from _export_helpers import require_export_extra, small_export
 
-    from mobile_sdk.golden import write_golden
+    from export.golden import write_golden
 
     require_export_extra()
     exported = small_export(tmp_path_factory)

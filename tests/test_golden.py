@@ -1,4 +1,4 @@
-"""Golden bundle (mobile_sdk.golden): complete, consistent, and equal to the Python runtime.
+"""Golden bundle (export.golden): complete, consistent, and equal to the Python runtime.
 
 The Java core is tested against these files (tests/test_android_core.py), so here
 every file is recomputed through the public Python API and compared bit for bit.
@@ -18,18 +18,13 @@ from _export_helpers import EMBEDDING_DIM, require_export_extra, small_export
 
 require_export_extra()
 
+from export.golden import GOLDEN_FORMAT, GoldenError, orient_like_spec, write_golden  # noqa: E402
 from mobile_sdk.embedder import Embedder  # noqa: E402
-from mobile_sdk.golden import (  # noqa: E402
-    GOLDEN_FORMAT,
-    GoldenError,
-    main,
-    orient_like_spec,
-    write_golden,
-)
 from mobile_sdk.image_io import load_image  # noqa: E402
 from mobile_sdk.index import FingerprintMismatchError, IndexFormatError, ProductIndex  # noqa: E402
 from mobile_sdk.model_metadata import ModelMetadata, read_model_metadata  # noqa: E402
 from mobile_sdk.preprocess import normalize, preprocess, resize_weights  # noqa: E402
+from mobile_sdk.product_search import ProductSearch  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -219,9 +214,15 @@ def test_bad_indexes_raise_the_recorded_errors(bundle, manifest):
     }
     for c in manifest["bad_files"]:
         path = bundle / c["file"]
-        if c["stage"] == "search":
+        if c["stage"] == "product_search":
+            # a valid index of another dimension: refused when paired with the model
             index = ProductIndex.load(path, expected_fingerprint=c["load_with_fingerprint"])
             assert index.dim != manifest["index"]["dimension"]
+            with Embedder.from_model_path(bundle / "model.tflite") as embedder:
+                with pytest.raises(IndexFormatError) as info:
+                    ProductSearch(embedder, index)
+            assert c["message_contains"] in str(info.value)
+            assert str(info.value) == f"{bundle}{os.sep}{c['python_error']}"
             continue
         error = (
             FingerprintMismatchError
@@ -259,10 +260,10 @@ def test_rewrite_is_deterministic_and_refuses_foreign_folders(small, bundle, man
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
-def test_main_prints_a_summary(small, tmp_path, capsys):
-    assert (
-        main(["--model", str(small.dist / "model.tflite"), "--out", str(tmp_path / "b"), "--quiet"])
-        == 0
-    )
+def test_golden_command_prints_a_summary(small, tmp_path, capsys):
+    from mobile_sdk.cli import main
+
+    model = small.dist / "model.tflite"
+    assert main(["golden", "--model", model, "--out", tmp_path / "b", "--quiet"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("wrote golden bundle: ") and out[-1].endswith(str(tmp_path / "b"))

@@ -82,7 +82,9 @@ def test_an_index_of_another_model_is_refused_at_construction(tmp_path):
 
 def test_an_index_of_another_dimension_is_refused_at_construction():
     embedder = FakeEmbedder({"x": np.ones(8, np.float32)})
-    with pytest.raises(IndexFormatError, match="index holds 4-d vectors but fake.tflite makes 8-d"):
+    with pytest.raises(
+        IndexFormatError, match="index dimension 4 differs from the model's embedding_dim 8"
+    ):
         ProductSearch(embedder, _index(dim=4))
 
 

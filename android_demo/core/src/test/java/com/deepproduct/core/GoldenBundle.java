@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The golden bundle written by {@code mobile_sdk.golden.write_golden}, found through the
+ * The golden bundle written by {@code export.golden.write_golden}, found through the
  * {@code golden.dir} system property ({@code run_tests.sh} sets it).
  */
 final class GoldenBundle {

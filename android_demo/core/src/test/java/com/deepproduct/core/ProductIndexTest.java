@@ -181,9 +181,14 @@ class ProductIndexTest {
                             () -> ProductIndex.load(g.path(file).toFile(), fingerprint),
                             "Python: " + c.get("python_error").getAsString());
                 } else {
+                    // "product_search": both runtimes refuse the pair when ProductSearch is built,
+                    // with the same message
                     ProductIndex index = ProductIndex.load(g.path(file).toFile(), fingerprint);
                     e = assertThrows(IndexFormatException.class,
                             () -> new ProductSearch(metadata, input -> new float[0], index));
+                    assertEquals("product_search", c.get("stage").getAsString());
+                    assertEquals(g.path(file) + c.get("python_error").getAsString().substring(file.length()),
+                            e.getMessage());
                 }
                 assertEquals(exception, e.getClass().getSimpleName(), e.getMessage());
                 String contains = c.get("message_contains").getAsString();

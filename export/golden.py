@@ -37,7 +37,6 @@ here, in Python, when the bundle is written.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -46,7 +45,6 @@ import shutil
 import struct
 import tempfile
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,12 +56,7 @@ from mobile_sdk.dataset_layout import scan_dataset
 from mobile_sdk.embedder import Embedder, EmbedderOptions
 from mobile_sdk.errors import DeepProductError
 from mobile_sdk.image_io import load_image
-from mobile_sdk.index import (
-    FingerprintMismatchError,
-    IndexFormatError,
-    ProductIndex,
-    VectorError,
-)
+from mobile_sdk.index import FingerprintMismatchError, IndexFormatError, ProductIndex
 from mobile_sdk.model_metadata import ModelMetadata, read_metadata_text, read_model_metadata
 from mobile_sdk.preprocess import (
     normalize,
@@ -73,6 +66,7 @@ from mobile_sdk.preprocess import (
     resize_weights,
 )
 from mobile_sdk.preprocess_config import PreprocessConfig
+from mobile_sdk.product_search import ProductSearch
 
 GOLDEN_FORMAT = "deepproduct-golden/1"
 MANIFEST = "manifest.json"
@@ -155,7 +149,7 @@ def write_golden(
             bar.update()
             manifest = {
                 "format": GOLDEN_FORMAT,
-                "generator": "mobile_sdk.golden.write_golden",
+                "generator": "export.golden.write_golden",
                 "endianness": "little",
                 "model": metadata,
                 "inputs": [i.entry for i in inputs],
@@ -173,22 +167,6 @@ def write_golden(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``deepproduct golden --model M --out DIR [--catalog ROOT/catalog]``; returns 0."""
-    parser = argparse.ArgumentParser(
-        prog="deepproduct golden",
-        description="write the golden files the Android core is tested against",
-    )
-    parser.add_argument("--model", required=True, help="exported model (.tflite)")
-    parser.add_argument("--out", required=True, help="bundle folder to (re)write")
-    parser.add_argument("--catalog", help="<root>/catalog whose images become the index rows")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    out = write_golden(args.model, args.out, args.catalog, progress=not args.quiet)
-    print(summary(out))
-    return 0
 
 
 def summary(out_dir: str | os.PathLike) -> str:
@@ -760,41 +738,41 @@ def _write_bad_files(
         ),
     ]
     out = []
-    for name, data, problem, message in cases:
-        rel = writer.write(f"index/bad/{name}.dpi", data, "damaged or mismatched index")
-        python_error, java_exception, stage = _python_outcome(
-            writer.root / rel, fingerprint, vectors.shape[1]
-        )
-        python_error = python_error.replace(f"{writer.root}{os.sep}", "")
-        out.append(
-            {
-                "file": rel,
-                "problem": problem,
-                "load_with_fingerprint": fingerprint,
-                "stage": stage,
-                "python_error": python_error,
-                "java_exception": java_exception,
-                "message_contains": message,
-            }
-        )
+    # the pairing check of ProductSearch, with the bundle's own model
+    with Embedder.from_model_path(writer.root / "model.tflite") as embedder:
+        for name, data, problem, message in cases:
+            rel = writer.write(f"index/bad/{name}.dpi", data, "damaged or mismatched index")
+            python_error, java_exception, stage = _python_outcome(writer.root / rel, embedder)
+            python_error = python_error.replace(f"{writer.root}{os.sep}", "")
+            out.append(
+                {
+                    "file": rel,
+                    "problem": problem,
+                    "load_with_fingerprint": fingerprint,
+                    "stage": stage,
+                    "python_error": python_error,
+                    "java_exception": java_exception,
+                    "message_contains": message,
+                }
+            )
     return out
 
 
-def _python_outcome(path: Path, fingerprint: str, dim: int) -> tuple[str, str, str]:
+def _python_outcome(path: Path, embedder: Embedder) -> tuple[str, str, str]:
     """What the Python runtime raises for ``path``: (error text, Java exception, stage).
 
-    ``stage`` is ``"load"`` (the reader refuses the file) or ``"search"`` (the file
-    is a valid index but of another dimension: Python refuses the first query, the
-    Java ``ProductSearch`` refuses the pair when it is built).
+    ``stage`` is ``"load"`` (the reader refuses the file) or ``"product_search"`` (the
+    file is a valid index but of another dimension: ``ProductSearch`` refuses the
+    pair when it is built, in Python as in Java).
     """
     try:
-        index = ProductIndex.load(path, expected_fingerprint=fingerprint)
+        index = ProductIndex.load(path, expected_fingerprint=embedder.fingerprint)
     except FingerprintMismatchError as e:
         return str(e), "FingerprintMismatchException", "load"
     except IndexFormatError as e:
         return str(e), "IndexFormatException", "load"
     try:
-        index.search(np.ones(dim, np.float32))
-    except VectorError as e:
-        return str(e), "IndexFormatException", "search"
+        ProductSearch(embedder, index)
+    except IndexFormatError as e:
+        return str(e), "IndexFormatException", "product_search"
     raise GoldenError(f"{path}: damaged index was accepted by the Python runtime")
