@@ -138,8 +138,7 @@ def _embed(
     variant: ModelVariant, dataset: Dataset, progress: bool
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(gallery, queries, size_mb) of ``variant`` on ``dataset``."""
-    gallery_files = [f for p in dataset.products for f in p.catalog]
-    query_files = [f for p in dataset.products for f in p.photos]
+    gallery_files, query_files = dataset.gallery().files, dataset.queries().files
     if variant.is_torch:
         from trainer.evaluate import embed_files, load_eval_model
 
@@ -218,9 +217,7 @@ def run_accuracy(
     medians = _latency_by_name(latency)
     if example_model is None:
         example_model = next((v.name for v in variants if not v.is_torch), variants[0].name)
-    gallery_ids = [p.product_id for p in dataset.products for _ in p.catalog]
-    query_files = [f for p in dataset.products for f in p.photos]
-    query_ids = [p.product_id for p in dataset.products for _ in p.photos]
+    gallery_ids, (query_files, query_ids) = dataset.gallery().ids, dataset.queries()
     report = AccuracyReport(str(data), example_model=example_model)
     report.catalog = {p.product_id: str(p.catalog[0]) for p in dataset.products if p.catalog}
     for v in variants:

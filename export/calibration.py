@@ -50,8 +50,7 @@ def select_calibration_files(dataset: Dataset, count: int, seed: int = 0) -> lis
     """
     if count < 1:
         raise CalibrationError(f"the number of calibration images must be >= 1, got {count}")
-    catalog = [f for p in dataset.products for f in p.catalog]
-    photos = [f for p in dataset.products for f in p.photos]
+    catalog, photos = dataset.gallery().files, dataset.queries().files
     if not catalog and not photos:
         raise CalibrationError(f"{dataset.root}: no images to calibrate with")
     rng = random.Random(seed)

@@ -282,15 +282,15 @@ def _load_inputs(
     counts = (sum(f in catalog for f in chosen), sum(f not in catalog for f in chosen))
     calibration = preprocess_files(chosen, config, options.progress, desc="calibration images")
     if val is not None:
-        gallery = [f for p in val.products for f in p.catalog]
-        queries = [f for p in val.products for f in p.photos]
-        parity = preprocess_files(gallery + queries, config, options.progress, "evaluation images")
+        gallery, queries = val.gallery(), val.queries()
+        files = gallery.files + queries.files
+        parity = preprocess_files(files, config, options.progress, "evaluation images")
         return _Inputs(
             calibration=calibration,
             parity=parity,
             parity_source=f"evaluation set {val.root}",
-            gallery_ids=[p.product_id for p in val.products for _ in p.catalog],
-            query_ids=[p.product_id for p in val.products for _ in p.photos],
+            gallery_ids=gallery.ids,
+            query_ids=queries.ids,
             calibration_counts=counts,
         )
     used = set(chosen)

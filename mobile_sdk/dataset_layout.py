@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from mobile_sdk.errors import DatasetError
 
@@ -27,6 +28,13 @@ class Product:
     product_id: str
     catalog: tuple[Path, ...]
     photos: tuple[Path, ...] = ()
+
+
+class LabelledImages(NamedTuple):
+    """Image files and the product id of each, in the same order."""
+
+    files: list[Path]
+    ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,21 @@ class Dataset:
     def num_photos(self) -> int:
         """Number of phone photos over all products."""
         return sum(len(p.photos) for p in self.products)
+
+    def gallery(self) -> LabelledImages:
+        """Every catalog image with its product id: the rows a search ranks (products in
+        id order, each product's images in path order)."""
+        return LabelledImages(
+            [f for p in self.products for f in p.catalog],
+            [p.product_id for p in self.products for _ in p.catalog],
+        )
+
+    def queries(self) -> LabelledImages:
+        """Every phone photo with its product id, in the order of :meth:`gallery`."""
+        return LabelledImages(
+            [f for p in self.products for f in p.photos],
+            [p.product_id for p in self.products for _ in p.photos],
+        )
 
     def summary(self) -> str:
         """One line: how many products, catalog images and photos."""

@@ -40,10 +40,7 @@ def evaluate_embedder(
         ImageLoadError: an image cannot be loaded.
         ValueError: the dataset has no photos.
     """
-    gallery_files = [f for p in dataset.products for f in p.catalog]
-    gallery_ids = [p.product_id for p in dataset.products for _ in p.catalog]
-    query_files = [f for p in dataset.products for f in p.photos]
-    query_ids = [p.product_id for p in dataset.products for _ in p.photos]
+    (gallery_files, gallery_ids), (query_files, query_ids) = dataset.gallery(), dataset.queries()
     gallery = embed_files(embedder, gallery_files, progress, desc="catalog")
     queries = embed_files(embedder, query_files, progress, desc="photos")
     return retrieval_metrics(

@@ -33,6 +33,18 @@ def test_scan_sorted_products(tmp_path):
     assert "3 products" in data.summary()
 
 
+def test_gallery_and_queries_pair_files_with_product_ids(tmp_path):
+    good(tmp_path, n=2, photos=2)
+    img(tmp_path / "catalog" / "p1" / "b.png")
+    data = scan_dataset(tmp_path)
+    gallery, queries = data.gallery(), data.queries()
+    rel = [str(f.relative_to(tmp_path)) for f in gallery.files]
+    assert rel == ["catalog/p0/c.png", "catalog/p1/b.png", "catalog/p1/c.png"]
+    assert gallery.ids == ["p0", "p1", "p1"]
+    assert [f.name for f in queries.files] == ["ph0.jpg", "ph1.jpg"] * 2
+    assert queries.ids == ["p0", "p0", "p1", "p1"]
+
+
 def test_missing_root_and_missing_catalog(tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
         scan_dataset(tmp_path / "nope")

@@ -62,10 +62,7 @@ def evaluate_model(
 ) -> RetrievalResult:
     """Top-1/top-5/mAP of ranking ``dataset``'s catalog products for each of its photos."""
     was_training = model.training
-    gallery_files = [f for p in dataset.products for f in p.catalog]
-    gallery_ids = [p.product_id for p in dataset.products for _ in p.catalog]
-    query_files = [f for p in dataset.products for f in p.photos]
-    query_ids = [p.product_id for p in dataset.products for _ in p.photos]
+    (gallery_files, gallery_ids), (query_files, query_ids) = dataset.gallery(), dataset.queries()
     gallery = embed_files(model, gallery_files, device, progress=progress, desc="catalog")
     queries = embed_files(model, query_files, device, progress=progress, desc="photos")
     model.train(was_training)

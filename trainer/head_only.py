@@ -37,10 +37,11 @@ def probe_features(
     was_training = model.training
     model.eval()
     features = _ProjectionInput(model)
-    catalog_files = [f for p in dataset.products for f in p.catalog]
-    catalog_label = torch.tensor([i for i, p in enumerate(dataset.products) for _ in p.catalog])
-    photo_files = [f for p in dataset.products for f in p.photos]
-    photo_label = torch.tensor([i for i, p in enumerate(dataset.products) for _ in p.photos])
+    label_of = {product_id: i for i, product_id in enumerate(dataset.product_ids)}
+    catalog_files, catalog_ids = dataset.gallery()
+    photo_files, photo_ids = dataset.queries()
+    catalog_label = torch.tensor([label_of[p] for p in catalog_ids])
+    photo_label = torch.tensor([label_of[p] for p in photo_ids])
     device = next(model.parameters()).device
     cat = embed_files(features, catalog_files, device, progress=progress, desc="probe catalog")
     pho = embed_files(features, photo_files, device, progress=progress, desc="probe photos")
