@@ -5,7 +5,7 @@ import contextlib
 import pytest
 import torch
 
-import trainer.train as train_module
+import trainer.train_setup as train_module
 from trainer.train import training_autocast
 from trainer.train_config import TrainConfig, TrainConfigError
 

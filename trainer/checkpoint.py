@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from mobile_sdk.atomic_file import atomic_path
-from trainer.model import load_checkpoint_file
+from trainer.model import CHECKPOINT_FORMAT, load_checkpoint_file, model_payload
 
 STATE_FILE = "checkpoint.pt"  # full training state, rewritten every epoch
 MODEL_FILE = "model.pt"  # the trained model alone, for evaluation and export
@@ -56,3 +57,44 @@ def load_training_state(out_dir: str | os.PathLike) -> dict | None:
     """The latest training state in ``out_dir``, or None if there is none."""
     path = Path(out_dir) / STATE_FILE
     return load_checkpoint_file(path) if path.exists() else None
+
+
+def training_state(
+    model, optimizer, scheduler, cfg, epoch: int, history: list, init_state: dict, ema=None
+) -> dict:
+    """What :data:`STATE_FILE` holds after ``epoch``: enough to resume bit for bit.
+
+    Args:
+        model, optimizer, scheduler: the run's, after the epoch.
+        cfg: the run's ``TrainConfig`` (a resume must match it).
+        epoch: the finished epoch (0-based).
+        history: the per-epoch records so far.
+        init_state: the starting weights, for WiSE-FT after a resume.
+        ema: the weights' moving average, if the run keeps one.
+    """
+    state = {
+        **model_payload(model),
+        "format": CHECKPOINT_FORMAT,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng_state(),
+        "epoch": epoch,
+        "train_config": cfg.to_dict(),
+        "history": json.dumps(history),
+        "init_state_dict": init_state,
+    }
+    if ema is not None:
+        state["ema_state_dict"] = ema.state_dict()
+    return state
+
+
+def save_model(model, cfg, history: list, out_dir: str | os.PathLike) -> Path:
+    """Write the trained model (with its config and history) to ``out_dir/``:data:`MODEL_FILE`.
+
+    Raises:
+        OutputError: the file cannot be written.
+    """
+    payload = model_payload(model)
+    payload["train_config"] = cfg.to_dict()
+    payload["history"] = json.dumps(history)
+    return save_atomic(payload, Path(out_dir) / MODEL_FILE)

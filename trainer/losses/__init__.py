@@ -1,9 +1,18 @@
 """Pair losses (contrastive, robust contrastive), the catalog softmax and the multitask
-distillation loss."""
+terms (distillation, auxiliary classification, none) added to them."""
 
 from trainer.losses.catalog_softmax import CatalogSoftmaxLoss
 from trainer.losses.contrastive import ContrastiveLoss
 from trainer.losses.distillation import DistillationLoss
+from trainer.losses.multitask import AuxiliaryClassificationTerm, DistillationTerm, MultitaskTerm
 from trainer.losses.robust_contrastive import RobustContrastiveLoss
 
-__all__ = ["CatalogSoftmaxLoss", "ContrastiveLoss", "RobustContrastiveLoss", "DistillationLoss"]
+__all__ = [
+    "AuxiliaryClassificationTerm",
+    "CatalogSoftmaxLoss",
+    "ContrastiveLoss",
+    "DistillationLoss",
+    "DistillationTerm",
+    "MultitaskTerm",
+    "RobustContrastiveLoss",
+]
