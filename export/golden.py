@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from mobile_sdk.atomic_file import replace_dir
 from mobile_sdk.dataset_layout import scan_dataset
 from mobile_sdk.embedder import Embedder, EmbedderOptions
 from mobile_sdk.errors import DeepProductError
@@ -162,7 +163,7 @@ def write_golden(
             text = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False)
             (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
             bar.update()
-        _replace_dir(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -229,19 +230,6 @@ def _is_bundle(manifest: Path) -> bool:
         return json.loads(manifest.read_text(encoding="utf-8")).get("format") == GOLDEN_FORMAT
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    # A folder cannot be renamed over a non-empty one, so the old bundle is moved
-    # aside first; a reader sees the old bundle, briefly none, then the new one,
-    # never a half-written one.
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        os.replace(out, old / "bundle")
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------ the model

@@ -1,7 +1,8 @@
 """Write files atomically: to a temporary file beside the target, then rename.
 
 A crash, a kill or a full disk leaves either the old file or the new one, never
-a half-written file under the target name.
+a half-written file under the target name. :func:`replace_dir` does the same for a
+folder written in full beside its target.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +99,27 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(target: str | os.PathLike, text: str) -> None:
     """Write ``text`` (UTF-8) to ``target`` atomically."""
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def replace_dir(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Rename the finished folder ``tmp`` to ``target``, replacing ``target`` if it exists.
+
+    A folder cannot be renamed over a non-empty one, so the old folder is moved aside
+    first (beside ``target``) and removed after: a reader sees the old folder, briefly
+    none, then the new one, never a half-written one. ``tmp`` must be in ``target``'s
+    folder (same file system).
+
+    Raises:
+        OSError: the final rename failed (e.g. another process created ``target`` in
+            the meantime); the old folder is removed either way.
+    """
+    tmp, target = Path(tmp), Path(target)
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.replace(target, old / target.name)
+    try:
+        os.rename(tmp, target)
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from tqdm import tqdm
 
+from mobile_sdk.atomic_file import replace_dir
 from trainer.simulator import simulate_photo
 
 # Bump when the drawing or the simulator changes what a given seed produces, so that
@@ -633,20 +634,14 @@ def _is_synthetic(root: Path) -> bool:
 
 def _move_into_place(tmp: Path, root: Path, params: dict) -> None:
     """Rename the finished ``tmp`` to ``root``, replacing an outdated synthetic dataset."""
-    old = None
     if root.exists():
         _check_replaceable(root)
-        old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-        os.replace(root, old / root.name)
     try:
-        os.rename(tmp, root)
+        replace_dir(tmp, root)
     except OSError:
         # A concurrent run may have finished first; its dataset is as good as ours.
         if not is_complete(root, params):
             raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
