@@ -10,7 +10,9 @@ One module per job:
 - ``device``: ``benchmark_model`` or the demo app on a phone/emulator through adb;
 - ``accuracy``: top-1/top-5/mAP of every variant and the un-tuned baseline;
 - ``report``: Markdown report and plots;
-- ``arm_parity``: the runtime under arm64 emulation against x86 (``make arm-parity``).
+- ``arm_parity``: the runtime under arm64 emulation against x86 (``make arm-parity``;
+  a package: host setup, the guest runner, comparison, report);
+- ``commands``: the ``deepproduct bench`` command.
 
 ``ablation.py`` and ``index_search.py`` are standalone scripts (issues 2 and 5).
 """

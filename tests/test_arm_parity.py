@@ -10,7 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.arm_parity import _same_ranking, compare, emulate_cpu, output_step, run_inside
+from benchmarks.arm_parity import compare, emulate_cpu, output_step, run_inside
+from benchmarks.arm_parity.comparison import _same_ranking
 
 
 def test_same_ranking():
