@@ -72,7 +72,7 @@ def test_complete_dataset_with_same_parameters_is_reused(tmp_path, monkeypatch):
         raise AssertionError("regenerated a dataset that was already complete")
 
     monkeypatch.setattr(synthetic, "simulate_photo", fail)
-    monkeypatch.setattr(synthetic, "draw", fail)
+    monkeypatch.setattr(synthetic, "draw_product", fail)
     assert generate_dataset(tmp_path / "ds", **TINY) == root
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before
 

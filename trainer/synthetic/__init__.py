@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from mobile_sdk.atomic_file import replace_dir
 from trainer.simulator import simulate_photo
-from trainer.synthetic.draw import draw
+from trainer.synthetic.draw import draw_product
 from trainer.synthetic.plan import Product, plan_products
 
 # Bump when the drawing or the simulator changes what a given seed produces, so that
@@ -200,12 +200,12 @@ def make_products(n_products: int, seed: int = 0, size: int = 256) -> list[tuple
     """
     if n_products < 1 or size < 16:
         raise ValueError("need n_products >= 1 and size >= 16")
-    return [(p.product_id, draw(p, size)) for p in plan_products(n_products, seed)]
+    return [(p.product_id, draw_product(p, size)) for p in plan_products(n_products, seed)]
 
 
 def _write_product(tmp: Path, product: Product, index: int, params: dict) -> None:
     """Write the catalog image and the simulated photos of one product under ``tmp``."""
-    catalog = draw(product, params["catalog_size"])
+    catalog = draw_product(product, params["catalog_size"])
     cat_dir = tmp / "catalog" / product.product_id
     cat_dir.mkdir(parents=True)
     catalog.save(cat_dir / "catalog.jpg", format="JPEG", quality=_CATALOG_QUALITY)

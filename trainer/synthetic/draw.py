@@ -29,7 +29,7 @@ def _font(px: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(6, int(px)))
 
 
-def draw(product: Product, size: int) -> Image.Image:
+def draw_product(product: Product, size: int) -> Image.Image:
     """Render one product on white, RGB ``size`` x ``size``."""
     w = size * _SUPERSAMPLE
     layer = Image.new("RGBA", (w, w), (0, 0, 0, 0))
