@@ -6,6 +6,9 @@ One module per job:
   on a device, the Android app's ``benchmark.json``), and the latency targets;
 - ``machine``: what the numbers were measured on;
 - ``latency``: host timing of every model variant, interleaved, plus end-to-end search;
+- ``variants``: the model variants compared (exported files, checkpoints, ``pretrained``)
+  and how each is run; ``frames``: the query frames; ``memory_probe``: peak memory of a
+  variant in a fresh process;
 - ``benchmark_model_parser``: TFLite ``benchmark_model`` output -> numbers;
 - ``device``: ``benchmark_model`` or the demo app on a phone/emulator through adb;
 - ``accuracy``: top-1/top-5/mAP of every variant and the un-tuned baseline;

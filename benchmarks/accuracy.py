@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.latency import PRETRAINED, ModelVariant, model_variant
 from benchmarks.schema import LatencyReport
+from benchmarks.variants import PRETRAINED, ModelVariant, model_variant
 from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
 from mobile_sdk.errors import DeepProductError
@@ -38,7 +38,7 @@ class AccuracyRow:
     """One variant's accuracy, size and latency.
 
     Attributes:
-        name, runtime, precision: as in ``benchmarks.latency.ModelVariant``.
+        name, runtime, precision: as in ``benchmarks.variants.ModelVariant``.
         size_mb: the file's size, or for ``pretrained`` its fp32 parameters (MB, 1e6 bytes).
         size_note: ``file`` or ``fp32 parameters``.
         top1, top5, map: retrieval metrics (fractions).
@@ -206,7 +206,8 @@ def run_accuracy(
     specs = [os.fspath(m) for m in models] + ([PRETRAINED] if baseline else [])
     variants = [model_variant(s) for s in specs]
     if latency is None and latency_runs > 0:
-        from benchmarks.latency import model_latency, query_frames
+        from benchmarks.frames import query_frames
+        from benchmarks.latency import model_latency
 
         rgb = np.asarray(_decode(query_frames(data, count=1)[0]))
         latency = LatencyReport(

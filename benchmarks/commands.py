@@ -156,7 +156,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_models(args: argparse.Namespace) -> list[str]:
-    from benchmarks.latency import dist_models
+    from benchmarks.variants import dist_models
 
     return list(args.model) + ([str(m) for m in dist_models(args.dist)] if args.dist else [])
 

@@ -16,198 +16,29 @@ gives that process's peak resident memory and the part of it the model added.
 End to end: a JPEG camera frame (1280 x 960) is decoded, preprocessed, embedded and
 searched in an int8 index of 100,000 products (random vectors with the model's
 fingerprint), each stage timed separately.
+
+The model variants and their runners are in ``benchmarks.variants``, the query frames in
+``benchmarks.frames``, the memory probe in ``benchmarks.memory_probe``.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import math
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from benchmarks.frames import FRAME_SIZE, query_frames
 from benchmarks.machine import describe_machine
+from benchmarks.memory_probe import MEMORY_PROBE_RUNS, measure_memory
 from benchmarks.schema import DEFAULT_TARGETS, LatencyReport, LatencyResult, summarize_ms
-from mobile_sdk.errors import DeepProductError, run_reporting_errors
-
-PRETRAINED = "pretrained"
-FRAME_SIZE = (1280, 960)  # the Android benchmark's synthetic camera frame
-# Canonical order of the exported files (the shipped model first).
-DIST_ORDER = (
-    "model.tflite",
-    "model_fp16.tflite",
-    "model_fp32.tflite",
-    "model_int8.onnx",
-    "model.onnx",
-)
-MEMORY_PROBE_RUNS = 5
-
-
-class LatencyError(DeepProductError):
-    """A model cannot be benchmarked (missing file, unknown format, missing runtime)."""
-
-
-@dataclass(frozen=True)
-class ModelVariant:
-    """One model to time.
-
-    Attributes:
-        spec: the file path, or ``"pretrained"`` for the un-tuned ImageNet features.
-        name: the label in reports (the file name, or ``pretrained``).
-        runtime: ``LiteRT``, ``onnxruntime`` or ``PyTorch eager``.
-        precision: ``fp32``, ``fp16`` or ``int8``.
-    """
-
-    spec: str
-    name: str
-    runtime: str
-    precision: str
-
-    @property
-    def is_torch(self) -> bool:
-        return self.runtime == "PyTorch eager"
-
-
-def model_variant(spec: str | os.PathLike) -> ModelVariant:
-    """Describe a ``.tflite``/``.onnx`` export, a ``.pt`` checkpoint or ``pretrained``.
-
-    Raises:
-        LatencyError: the file does not exist or has another suffix.
-        ModelMetadataError: an export without DeepProduct metadata.
-    """
-    from mobile_sdk.model_metadata import read_model_metadata
-
-    spec = os.fspath(spec)
-    if spec == PRETRAINED:
-        return ModelVariant(spec, PRETRAINED, "PyTorch eager", "fp32")
-    path = Path(spec)
-    if not path.is_file():
-        raise LatencyError(f"{path}: model file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".pt":
-        return ModelVariant(spec, path.name, "PyTorch eager", "fp32")
-    if suffix not in (".tflite", ".onnx"):
-        raise LatencyError(f"{path}: not a .tflite, .onnx or .pt model")
-    precision = read_model_metadata(path).precision
-    return ModelVariant(
-        spec, path.name, "LiteRT" if suffix == ".tflite" else "onnxruntime", precision
-    )
-
-
-def dist_models(dist: str | os.PathLike) -> list[Path]:
-    """The exported models in ``dist``: the known names first, in ``DIST_ORDER``.
-
-    Raises:
-        LatencyError: the folder has no ``.tflite`` or ``.onnx`` file.
-    """
-    folder = Path(dist)
-    rank = {name: i for i, name in enumerate(DIST_ORDER)}
-    found = sorted(
-        (p for p in folder.glob("*") if p.suffix in (".tflite", ".onnx")),
-        key=lambda p: (rank.get(p.name, len(rank)), p.name),
-    )
-    if not found:
-        raise LatencyError(f"{folder}: no .tflite or .onnx models (run 'deepproduct export')")
-    return found
-
-
-def _unique_names(variants: list[ModelVariant]) -> list[ModelVariant]:
-    """Drop repeats of a file; use the full path as the name where two files share one."""
-    seen: dict[str, ModelVariant] = {}
-    for v in variants:
-        seen.setdefault(v.spec if v.spec == PRETRAINED else str(Path(v.spec).resolve()), v)
-    variants = list(seen.values())
-    names = [v.name for v in variants]
-    return [
-        ModelVariant(v.spec, v.spec if names.count(v.name) > 1 else v.name, v.runtime, v.precision)
-        for v in variants
-    ]
-
-
-# ----------------------------------------------------------------------------- runners
-
-
-class _Runner:
-    """A loaded model: ``run()`` embeds the prepared input once."""
-
-    init_ms: float
-
-    def run(self) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-class _EmbedderRunner(_Runner):
-    def __init__(self, variant: ModelVariant, threads: int, rgb: np.ndarray) -> None:
-        from mobile_sdk.embedder import Embedder, EmbedderOptions
-        from mobile_sdk.preprocess import preprocess
-
-        t0 = time.perf_counter()
-        self._embedder = Embedder.from_model_path(
-            variant.spec, EmbedderOptions(num_threads=threads)
-        )
-        self.init_ms = (time.perf_counter() - t0) * 1e3
-        self._x = preprocess(rgb, self._embedder.metadata.preprocess)[None]
-
-    def run(self) -> None:
-        self._embedder.embed_input(self._x)
-
-    def close(self) -> None:
-        self._embedder.close()
-
-
-class _TorchRunner(_Runner):
-    def __init__(self, variant: ModelVariant, threads: int, rgb: np.ndarray) -> None:
-        torch = _import_torch()
-        from mobile_sdk.preprocess import preprocess
-        from trainer.evaluate import load_eval_model
-
-        self._torch = torch
-        self._threads = threads
-        torch.set_num_threads(threads)
-        t0 = time.perf_counter()
-        self._model = load_eval_model(variant.spec).eval()
-        self.init_ms = (time.perf_counter() - t0) * 1e3
-        x = torch.from_numpy(preprocess(rgb, self._model.preprocess)[None])
-        self._x = x.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
-
-    def run(self) -> None:
-        if self._torch.get_num_threads() != self._threads:
-            self._torch.set_num_threads(self._threads)
-        with self._torch.inference_mode():
-            self._model(self._x)
-
-
-def _import_torch():
-    try:
-        import torch
-    except ModuleNotFoundError:
-        raise LatencyError(
-            "timing model.pt / pretrained needs PyTorch: pip install 'deepproduct[train]'"
-        ) from None
-    return torch
-
-
-def open_runner(variant: ModelVariant, threads: int, rgb: np.ndarray) -> _Runner:
-    """Load ``variant`` with ``threads`` CPU threads, ready to embed ``rgb`` repeatedly."""
-    if variant.is_torch:
-        return _TorchRunner(variant, threads, rgb)
-    return _EmbedderRunner(variant, threads, rgb)
-
-
-# ----------------------------------------------------------------------------- timing
+from benchmarks.variants import ModelVariant, model_variant, open_runner, unique_names
 
 
 def time_interleaved(
@@ -248,111 +79,6 @@ def time_interleaved(
                 if on_run:
                     on_run()
     return times
-
-
-# ----------------------------------------------------------------------------- memory
-
-
-def _rss_mb(field_name: str) -> float | None:
-    """``VmRSS`` / ``VmHWM`` of this process in MB (Linux), else None."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def memory_probe(spec: str, threads: int, runs: int = MEMORY_PROBE_RUNS) -> dict:
-    """In this (fresh) process: load ``spec``, run it, report peak memory.
-
-    Returns:
-        ``{"peak_mb", "baseline_mb", "delta_mb"}`` (None values off Linux).
-    """
-    variant = model_variant(spec)
-    if variant.is_torch:
-        _import_torch()
-        import trainer.evaluate  # noqa: F401 - its imports belong to the baseline
-    elif variant.runtime == "onnxruntime":
-        import onnxruntime  # noqa: F401
-    else:
-        import ai_edge_litert.interpreter  # noqa: F401
-    rgb = synthetic_frame(FRAME_SIZE, seed=0)
-    try:  # reset the peak (VmHWM) to the current RSS: Linux clear_refs "5"
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    baseline = _rss_mb("VmRSS")
-    runner = open_runner(variant, threads, rgb)
-    for _ in range(runs):
-        runner.run()
-    peak = _rss_mb("VmHWM")
-    delta = None if peak is None or baseline is None else peak - baseline
-    return {"peak_mb": peak, "baseline_mb": baseline, "delta_mb": delta}
-
-
-def measure_memory(spec: str, threads: int) -> dict:
-    """:func:`memory_probe` in a child process (so models do not share a peak)."""
-    cmd = [sys.executable, "-m", "benchmarks.latency", "--memory-probe", spec]
-    cmd += ["--threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise LatencyError(f"memory probe of {spec} failed: {proc.stderr.strip()[-500:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-# ----------------------------------------------------------------------------- images
-
-
-def synthetic_frame(size: tuple[int, int] = FRAME_SIZE, seed: int = 0) -> np.ndarray:
-    """A seeded photo-like RGB frame (smooth colour fields + fine noise), H x W x 3 uint8."""
-    w, h = size
-    rng = np.random.default_rng(seed)
-    coarse = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
-    img = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BICUBIC), np.int16)
-    img = img + rng.integers(-12, 13, (h, w, 3), dtype=np.int16)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def query_frames(
-    data: str | os.PathLike | None,
-    count: int = 8,
-    size: tuple[int, int] = FRAME_SIZE,
-    seed: int = 0,
-) -> list[bytes]:
-    """JPEG camera frames of ``size``: phone photos from ``data`` (scaled and cropped to
-    fill the frame), or synthetic frames without data. Seeded choice."""
-    frames = []
-    if data is not None:
-        from mobile_sdk.dataset_layout import scan_dataset
-
-        photos = [f for p in scan_dataset(data).products for f in p.photos]
-        rng = np.random.default_rng(seed)
-        picks = (
-            rng.choice(len(photos), size=min(count, len(photos)), replace=False) if photos else []
-        )
-        for i in picks:
-            with Image.open(photos[int(i)]) as im:
-                img = im.convert("RGB")
-            scale = max(size[0] / img.width, size[1] / img.height)
-            img = img.resize(
-                (math.ceil(img.width * scale), math.ceil(img.height * scale)), Image.BICUBIC
-            )
-            left, top = (img.width - size[0]) // 2, (img.height - size[1]) // 2
-            frames.append(_jpeg(np.asarray(img.crop((left, top, left + size[0], top + size[1])))))
-    while len(frames) < count:
-        frames.append(_jpeg(synthetic_frame(size, seed + len(frames))))
-    return frames
-
-
-def _jpeg(rgb: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-# ----------------------------------------------------------------------------- benchmark
 
 
 def model_latency(
@@ -545,7 +271,7 @@ def run_latency(
         raise ValueError(
             f"need runs >= 1, warmup >= 0, threads >= 1; got {runs}, {warmup}, {threads}"
         )
-    variants = _unique_names([model_variant(m) for m in models])
+    variants = unique_names([model_variant(m) for m in models])
     frames = query_frames(data)
     rgb = np.asarray(Image.open(io.BytesIO(frames[0])).convert("RGB"))
     machine = describe_machine()
@@ -571,17 +297,3 @@ def run_latency(
     return LatencyReport(
         "host", machine, results, check_targets(results, DEFAULT_TARGETS), settings
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Internal entry point of the memory probe child process."""
-    parser = argparse.ArgumentParser(description="memory probe (internal)")
-    parser.add_argument("--memory-probe", required=True)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    print(json.dumps(memory_probe(args.memory_probe, args.threads)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_reporting_errors(main, Path(__file__).name))

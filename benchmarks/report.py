@@ -413,7 +413,8 @@ def build_report(
     Returns:
         ``(report.md path, latency report, accuracy report or None)``.
     """
-    from benchmarks.latency import PRETRAINED, dist_models, run_latency
+    from benchmarks.latency import run_latency
+    from benchmarks.variants import PRETRAINED, dist_models
 
     exported = [str(p) for p in dist_models(dist)]
     models = exported + ([str(checkpoint)] if checkpoint else [])

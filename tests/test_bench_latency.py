@@ -153,7 +153,7 @@ def test_latency_schema(latency):
 
 
 def test_memory_probe_in_a_child_process(exported):
-    from benchmarks.latency import measure_memory
+    from benchmarks.memory_probe import measure_memory
 
     mem = measure_memory(str(exported.dist / "model.tflite"), 1)
     assert mem["peak_mb"] > mem["baseline_mb"] > 0
