@@ -15,36 +15,26 @@ it was.
 from __future__ import annotations
 
 import hashlib
-import random
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from export.calibration import (
-    DEFAULT_CALIBRATION_IMAGES,
-    load_dataset,
-    preprocess_files,
-    select_calibration_files,
-)
+from export.calibration import DEFAULT_CALIBRATION_IMAGES, load_dataset
 from export.errors import AccuracyGuardError, CalibrationError
-from export.graph import L2_NORMALIZED_OUTPUT, ExportGraph, load_export_graph, model_fingerprint
+from export.export_inputs import ExportInputs, load_inputs
+from export.graph import L2_NORMALIZED_OUTPUT, load_export_graph, model_fingerprint
+from export.int8_guard import quantize_guarded
 from export.metadata import add_tflite_metadata
 from export.onnx_export import export_onnx_fp32, with_metadata
 from export.onnx_quantize import quantize_onnx_int8
 from export.parity import agreement
-from export.quantize import Int8Plan, Int8Quantizer, OpInfo, quantize_fp16, run_tflite
-from export.report import (
-    ExportReport,
-    FileReport,
-    GuardResult,
-    Int8Attempt,
-    tool_versions,
-)
+from export.quantize import quantize_fp16
+from export.report import ExportReport, FileReport, tool_versions
 from export.tflite_export import convert_fp32
 from mobile_sdk.atomic_file import (
     OutputError,
@@ -52,10 +42,8 @@ from mobile_sdk.atomic_file import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from mobile_sdk.dataset_layout import Dataset
 from mobile_sdk.embedder import Embedder, EmbedderOptions
 from mobile_sdk.model_metadata import ModelMetadata
-from mobile_sdk.retrieval_metrics import RetrievalResult, retrieval_metrics
 
 SHIPPED = "model.tflite"
 # file name -> (format, precision), in report order
@@ -70,9 +58,6 @@ REPORT_JSON = "export_report.json"
 REPORT_MD = "export_report.md"
 MAX_MODEL_BYTES = 5_500_000
 MAX_TOP1_GAP = 0.01
-# Remedy ladder: keep the k most sensitive ops in float, for growing k.
-REMEDY_STEPS = (1, 2, 4, 8, 16)
-SENSITIVITY_IMAGES = 32
 
 
 @dataclass
@@ -131,29 +116,6 @@ class ExportResult:
         )
 
 
-@dataclass
-class _Inputs:
-    """Preprocessed images: calibration, and parity (= evaluation gallery + queries)."""
-
-    calibration: np.ndarray
-    parity: np.ndarray
-    parity_source: str
-    gallery_ids: list[str] = field(default_factory=list)
-    query_ids: list[str] = field(default_factory=list)
-    calibration_counts: tuple[int, int] = (0, 0)
-
-    @property
-    def has_val(self) -> bool:
-        return bool(self.query_ids)
-
-    def retrieval(self, embeddings: np.ndarray) -> RetrievalResult | None:
-        """Retrieval metrics of embeddings of ``parity`` (gallery rows first)."""
-        if not self.has_val:
-            return None
-        n = len(self.gallery_ids)
-        return retrieval_metrics(embeddings[n:], self.query_ids, embeddings[:n], self.gallery_ids)
-
-
 def export_checkpoint(options: ExportOptions) -> ExportResult:
     """Export ``options.checkpoint`` into ``options.out``; see the module docstring.
 
@@ -189,7 +151,18 @@ def export_checkpoint(options: ExportOptions) -> ExportResult:
         return result
 
     try:
-        inputs = step("images", lambda: _load_inputs(graph, calib, val, options))
+        inputs = step(
+            "images",
+            lambda: load_inputs(
+                graph,
+                calib,
+                val,
+                options.calib_images,
+                options.parity_images,
+                options.seed,
+                options.progress,
+            ),
+        )
         reference = step("pytorch", lambda: graph.embed_inputs(inputs.parity))
         fingerprint = model_fingerprint(graph)
         name = options.name or f"deepproduct-{graph.model.config.backbone}-{graph.embedding_dim}d"
@@ -212,7 +185,15 @@ def export_checkpoint(options: ExportOptions) -> ExportResult:
             fp16 = step("tflite fp16", lambda: quantize_fp16(fp32, str(out / "model_fp16.tflite")))
             (staged / "model_fp16.tflite").write_bytes(add_tflite_metadata(fp16, meta("fp16")))
             guard, int8 = step(
-                "tflite int8", lambda: _quantize_guarded(fp32, inputs, meta("int8"), options)
+                "tflite int8",
+                lambda: quantize_guarded(
+                    fp32,
+                    inputs,
+                    meta("int8"),
+                    str(out / SHIPPED),
+                    options.max_top1_gap,
+                    options.max_model_bytes,
+                ),
             )
             (staged / SHIPPED).write_bytes(int8)
             onnx32 = step("onnx fp32", lambda: export_onnx_fp32(graph, out / "model.onnx"))
@@ -273,114 +254,8 @@ def export_checkpoint(options: ExportOptions) -> ExportResult:
     return result
 
 
-def _load_inputs(
-    graph: ExportGraph, calib: Dataset, val: Dataset | None, options: ExportOptions
-) -> _Inputs:
-    config = graph.preprocess
-    chosen = select_calibration_files(calib, options.calib_images, options.seed)
-    catalog = {f for p in calib.products for f in p.catalog}
-    counts = (sum(f in catalog for f in chosen), sum(f not in catalog for f in chosen))
-    calibration = preprocess_files(chosen, config, options.progress, desc="calibration images")
-    if val is not None:
-        gallery, queries = val.gallery(), val.queries()
-        files = gallery.files + queries.files
-        parity = preprocess_files(files, config, options.progress, "evaluation images")
-        return _Inputs(
-            calibration=calibration,
-            parity=parity,
-            parity_source=f"evaluation set {val.root}",
-            gallery_ids=gallery.ids,
-            query_ids=queries.ids,
-            calibration_counts=counts,
-        )
-    used = set(chosen)
-    rest = sorted(f for p in calib.products for f in p.catalog + p.photos if f not in used)
-    random.Random(options.seed + 1).shuffle(rest)
-    if rest:
-        files = sorted(rest[: options.parity_images])
-        source = f"{len(files)} images of {calib.root} not used for calibration"
-        parity = preprocess_files(files, config, options.progress, desc="parity images")
-    else:
-        source = f"the calibration images ({calib.root} has no others)"
-        parity = calibration[: options.parity_images]
-    return _Inputs(calibration, parity, source, calibration_counts=counts)
-
-
-def _quantize_guarded(
-    fp32: bytes, inputs: _Inputs, meta: ModelMetadata, options: ExportOptions
-) -> tuple[GuardResult, bytes]:
-    """Quantize to int8; when the guard fails, keep the most sensitive ops in float.
-
-    The remedy ranks ops by how much floating each one alone reduces the int8 error
-    on a few calibration images (never the evaluation set), then adds them greedily,
-    skipping any that would push ``model.tflite`` over the size limit, and checks the
-    guard after 1, 2, 4, 8 and 16 float ops. The first plan that passes is shipped;
-    if none does, the most accurate one is, and the guard reports the failure.
-
-    Returns the guard outcome (with every attempt) and the chosen model, with metadata.
-    """
-    quantizer = Int8Quantizer(fp32, inputs.calibration, str(options.out / SHIPPED))
-    fp32_out = run_tflite(fp32, inputs.parity)
-    fp32_top1 = inputs.retrieval(fp32_out).top1 if inputs.has_val else None
-    attempts: list[tuple[Int8Attempt, bytes]] = []
-
-    def build(ops: list[OpInfo]) -> bytes:
-        name = f"int8+float[{len(ops)}]" if ops else "int8"
-        plan = Int8Plan(name, tuple(op.output_name for op in ops))
-        return add_tflite_metadata(quantizer.quantize(plan), meta)
-
-    def evaluate(ops: list[OpInfo], model: bytes, note: str = "") -> Int8Attempt:
-        out = run_tflite(model, inputs.parity)
-        result = inputs.retrieval(out)
-        record = Int8Attempt(
-            plan=f"int8+float[{len(ops)}]" if ops else "int8",
-            float_ops=[op.short_name for op in ops],
-            size=len(model),
-            top1=result.top1 if result else None,
-            top5=result.top5 if result else None,
-            cosine_mean=agreement(fp32_out, out).cosine_mean,
-            passed=None if result is None else fp32_top1 - result.top1 <= options.max_top1_gap,
-            note=note,
-        )
-        attempts.append((record, model))
-        return record
-
-    base = evaluate([], build([]))
-    if base.passed is False:
-        sample = inputs.calibration[:SENSITIVITY_IMAGES]
-        ranking = quantizer.sensitivity(sample, run_tflite(fp32, sample))
-        floated: list[OpInfo] = []
-        too_big: list[str] = []
-        for op, gain in ranking:
-            if gain <= 0 or len(floated) >= REMEDY_STEPS[-1]:
-                break
-            model = build(floated + [op])
-            if len(model) > options.max_model_bytes:
-                too_big.append(f"#{op.index}")
-                continue
-            floated.append(op)
-            if len(floated) in REMEDY_STEPS:
-                note = f"left in int8 for size: {', '.join(too_big)}" if too_big else ""
-                if evaluate(list(floated), model, note).passed:
-                    break
-    chosen = next(((a, m) for a, m in attempts if a.passed), None)
-    if chosen is None:
-        # nothing passed: ship the most accurate attempt (all are within the size limit)
-        chosen = max(attempts, key=lambda am: (am[0].top1 or 0.0, -len(am[0].float_ops)))
-    record, model = chosen
-    guard = GuardResult(
-        max_gap=options.max_top1_gap,
-        fp32_top1=fp32_top1,
-        int8_top1=record.top1,
-        passed=record.passed,
-        chosen_plan=record.plan,
-        attempts=[a for a, _ in attempts],
-    )
-    return guard, model
-
-
 def _evaluate_files(
-    staged: Path, inputs: _Inputs, reference: np.ndarray, progress: bool
+    staged: Path, inputs: ExportInputs, reference: np.ndarray, progress: bool
 ) -> list[FileReport]:
     """Agreement with PyTorch and retrieval of every staged file, via ``Embedder``."""
     reports = []
