@@ -132,9 +132,26 @@ def connect(uri: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT
     try:
         return MilvusClient(uri=client_uri, token=token or "", timeout=timeout)
     except MilvusException as e:
-        raise MilvusError(f"{uri}: cannot connect to Milvus ({_reason(e)})") from None
+        hint = ""
+        if client_uri == uri and uri.endswith(".db"):
+            hint = (
+                "; Milvus Lite opens a .db folder from one process at a time: is another using it?"
+            )
+        raise MilvusError(f"{uri}: cannot connect to Milvus ({_reason(e)}){hint}") from None
     except (OSError, RuntimeError, ValueError) as e:  # Milvus Lite cannot open its folder
         raise MilvusError(f"{uri}: cannot open the Milvus Lite catalog ({e})") from None
+
+
+def release_local(uri: str) -> None:
+    """Stop this process's embedded Milvus Lite server for ``uri``, so another process can open it.
+
+    Milvus Lite serves a ``.db`` folder from one process at a time (it locks the folder)
+    and keeps it open until the process exits. Server URIs: nothing to do.
+    """
+    if isinstance(uri, str) and uri.endswith(".db") and "://" not in uri:
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(uri)
 
 
 def _reason(error: BaseException) -> str:

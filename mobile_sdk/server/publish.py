@@ -44,7 +44,6 @@ from mobile_sdk.server.milvus_index import (
     check_collection_name,
     connect,
     index_params,
-    read_metadata,
     unit_rows,
 )
 
@@ -140,13 +139,13 @@ def _current(client: Any, alias: str, where: str) -> tuple[str, CatalogMetadata]
     """
     if not call(where, "looking up the collection", client.has_collection, alias):
         return None
-    target, meta = read_metadata(client, alias, where)
-    if target == alias:
+    info = call(where, "reading the collection", client.describe_collection, alias)
+    if info["collection_name"] == alias:
         raise MilvusError(
             f"{where}: is a collection, not an alias made by 'deepproduct publish'; "
             "publish under another --collection name"
         )
-    return target, meta
+    return info["collection_name"], CatalogMetadata.from_properties(info.get("properties"), where)
 
 
 def _drop_others(client: Any, alias: str, keep: str, where: str) -> None:
