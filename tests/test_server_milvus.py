@@ -99,14 +99,16 @@ def test_many_rows_of_one_product_still_give_k_products(uri):
 
 @pytest.mark.slow
 def test_hnsw_recall_at_10_on_100k_clustered_vectors(tmp_path):
-    # 25,000 products x 4 photo-like rows, 256-d: the size of a large on-device catalog
-    ids, rows = clustered(25_000, 4, 256, seed=7)
+    # 25,000 products x 4 photo-like rows in 500 categories. 128-d rather than the model's
+    # 256 to keep the HNSW build (most of this test's time) near 30 s on 2 busy cores;
+    # benchmarks/server_bench.py measures 256-d.
+    ids, rows = clustered(25_000, 4, 128, seed=7)
     index = ProductIndex.from_arrays(ids, rows, FINGERPRINT)
     uri = str(tmp_path / "hnsw.db")
     start = time.perf_counter()
-    publish(index, uri, "big", "HNSW", progress=False, batch_rows=5000)
+    publish(index, uri, "big", "HNSW", progress=False, batch_rows=10_000)
     published = time.perf_counter() - start
-    queries = photo_queries(rows, 200, seed=8)
+    queries = photo_queries(rows, 100, seed=8)
     hits = 0
     with MilvusIndex(uri, "big") as milvus:
         assert milvus.index_type == "HNSW" and len(milvus) == 100_000
@@ -114,7 +116,7 @@ def test_hnsw_recall_at_10_on_100k_clustered_vectors(tmp_path):
             exact = {r.product_id for r in index.search(q, 10)}
             hits += len(exact & {r.product_id for r in milvus.search(q, 10)})
     recall = hits / (10 * len(queries))
-    print(f"HNSW 100k x 256: publish {published:.1f} s, recall@10 {recall:.4f}")
+    print(f"HNSW 100k x 128: publish {published:.1f} s, recall@10 {recall:.4f}")
     assert recall >= 0.99
 
 
