@@ -15,10 +15,11 @@ products, several rows per product) it measures, one query at a time:
 
     python -m benchmarks.server_bench [--rows 100000] [--dim 256] [--queries 300]
         [--index-types FLAT HNSW IVF_SQ8] [--requests 2000] [--clients 4]
-        [--json benchmarks/report/server_bench.json]
+        [--milvus-uri http://host:19530] [--json benchmarks/report/server_bench.json]
 
-Milvus Lite runs in-process on faiss; a Milvus standalone or cluster answers with its
-own (C++) engine, so these are this machine's Milvus Lite numbers, not a server's.
+Milvus Lite runs in-process, in Python on numpy and faiss; a Milvus standalone or
+cluster answers with its own (C++) engine, so Milvus Lite numbers are not a server's:
+``--milvus-uri`` runs the same measurements against a server (without authentication).
 """
 
 from __future__ import annotations
@@ -248,21 +249,31 @@ def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="server_bench_", dir=args.workdir))
     report["milvus"] = {}
     uri = None
+    engine = "Milvus" if args.milvus_uri else "Milvus Lite"
+    collection = "bench"
     for index_type in args.index_types:
-        uri = str(work / f"{index_type.lower()}.db")
-        result = publish(local["float32"], uri, "bench", index_type, progress=not args.quiet)
-        with MilvusIndex(uri, "bench") as milvus:
+        if args.milvus_uri:  # a server: one collection per index type
+            uri, collection = args.milvus_uri, f"bench_{index_type.lower()}"
+        else:
+            uri = str(work / f"{index_type.lower()}.db")
+        result = publish(
+            local["float32"], uri, collection, index_type, replace=True, progress=not args.quiet
+        )
+        with MilvusIndex(uri, collection) as milvus:
             got, timing = _timed(lambda q: milvus.search(q, 10), queries)  # noqa: B023
         report["milvus"][index_type] = {
+            "engine": engine,
             "publish_s": round(result.seconds, 1),
             **timing,
             "recall_at_10": _recall(exact, got),
-            "disk_mb": round(
-                sum(f.stat().st_size for f in Path(uri).rglob("*") if f.is_file()) / 2**20, 1
-            ),
         }
-        print(f"Milvus Lite {index_type}: {report['milvus'][index_type]}", flush=True)
-        release_local(uri)  # serve opens it from another process
+        if not args.milvus_uri:
+            files = [f for f in Path(uri).rglob("*") if f.is_file()]
+            report["milvus"][index_type]["disk_mb"] = round(
+                sum(f.stat().st_size for f in files) / 2**20, 1
+            )
+            release_local(uri)  # serve opens it from another process
+        print(f"{engine} {index_type}: {report['milvus'][index_type]}", flush=True)
 
     bodies = _bodies(queries)
     report["serve"] = {}
@@ -270,7 +281,7 @@ def run(args: argparse.Namespace) -> dict:
     backends = [("local .dpi (float32)", ["--index", str(work / "catalog.dpi")])]
     if uri is not None:
         backends.append(
-            (f"Milvus Lite {args.index_types[-1]}", ["--uri", uri, "--collection", "bench"])
+            (f"{engine} {args.index_types[-1]}", ["--uri", uri, "--collection", collection])
         )
     for name, catalog_args in backends:
         serve = _Serve(catalog_args)
@@ -295,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=2000, help="load test: requests in all")
     p.add_argument("--clients", type=int, default=4, help="load test: concurrent clients")
     p.add_argument("--workdir", help="where the Milvus Lite folders go (default: the temp dir)")
+    p.add_argument(
+        "--milvus-uri",
+        help="a Milvus server (http://host:19530) instead of Milvus Lite folders; the "
+        "collections bench_<index type> are replaced (token: $MILVUS_TOKEN is not read here)",
+    )
     p.add_argument("--json", default="benchmarks/report/server_bench.json")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
