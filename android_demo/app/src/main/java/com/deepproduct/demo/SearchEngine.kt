@@ -49,11 +49,12 @@ class SearchEngine private constructor(
         fun load(context: Context, serverUrl: String? = null): SearchEngine {
             val model = modelFile(context)
             val metadata = ModelMetadataReader.read(model)
-            val embedder = LiteRtEmbedder(model, metadata)
             if (!serverUrl.isNullOrBlank()) {
+                // a malformed URL fails here, before the interpreter is created
                 val remote = RemoteSearch(serverUrl, metadata.modelFingerprint(), RemoteSearch.DEFAULT_TIMEOUT_MILLIS)
-                return SearchEngine(context, metadata, embedder, null, remote)
+                return SearchEngine(context, metadata, LiteRtEmbedder(model, metadata), null, remote)
             }
+            val embedder = LiteRtEmbedder(model, metadata)
             val index = context.assets.open(INDEX_ASSET).use {
                 ProductIndex.read(it, INDEX_ASSET, metadata.modelFingerprint())
             }
