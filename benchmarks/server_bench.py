@@ -37,6 +37,7 @@ import base64  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -215,9 +216,6 @@ def _measure_serve(serve: _Serve, bodies: list[bytes], requests: int, clients: i
 
 def run(args: argparse.Namespace) -> dict:
     """All measurements as one JSON-able dict (see the module docstring)."""
-    from mobile_sdk.server.milvus_index import MilvusIndex, release_local
-    from mobile_sdk.server.publish import publish
-
     report: dict = {
         "command": "python -m benchmarks.server_bench " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
@@ -247,6 +245,25 @@ def run(args: argparse.Namespace) -> dict:
     print(f"on-device exact: {report['on_device']}", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="server_bench_", dir=args.workdir))
+    try:
+        _server_side(args, report, local, exact, queries, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # Milvus Lite folders: GBs at 1M rows
+    return report
+
+
+def _server_side(
+    args: argparse.Namespace,
+    report: dict,
+    local: dict[str, ProductIndex],
+    exact: list,
+    queries: np.ndarray,
+    work: Path,
+) -> None:
+    """Milvus (publish, MilvusIndex) and serve measurements, added to ``report``."""
+    from mobile_sdk.server.milvus_index import MilvusIndex, release_local
+    from mobile_sdk.server.publish import publish
+
     report["milvus"] = {}
     uri = None
     engine = "Milvus" if args.milvus_uri else "Milvus Lite"
@@ -290,7 +307,6 @@ def run(args: argparse.Namespace) -> dict:
         finally:
             serve.close()
         print(f"serve, {name}: {report['serve'][name]}", flush=True)
-    return report
 
 
 def main(argv: list[str] | None = None) -> int:
