@@ -1,7 +1,8 @@
 """DeepProduct: mobile product search with portable deep features.
 
 A plain install gives the light runtime (``mobile_sdk``); extras add the
-trainer (``[train]``) and the converters (``[export]``).
+trainer (``[train]``), the converters (``[export]``) and the Milvus publisher and HTTP
+search service (``[server]``).
 """
 
 from setuptools import find_packages, setup
@@ -33,6 +34,16 @@ DEV = [
 # deepproduct bench: plots for the report (the benchmarks also use the export extra's
 # onnxruntime and the train extra's torch when those models are benchmarked)
 BENCH = ["matplotlib>=3.8"]
+# deepproduct publish / serve (mobile_sdk.server): Milvus client and Milvus Lite (the
+# embedded Milvus the default URI and the tests use), the HTTP service. Pinned: the tests
+# pin Milvus's behaviour (aliases, properties, scores) and the service's error answers.
+SERVER = [
+    "pymilvus==3.0.2",
+    "milvus-lite==3.2.2",
+    "fastapi==0.165.0",
+    "uvicorn==0.55.0",
+    "python-multipart==0.0.34",
+]
 
 setup(
     name="deepproduct",
@@ -42,7 +53,13 @@ setup(
     package_data={"mobile_sdk": ["*.md", "formats/*.json"]},
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "pillow>=10", "ai-edge-litert==2.3.0", "tqdm>=4.66"],
-    extras_require={"train": TRAIN, "export": EXPORT, "dev": DEV, "bench": BENCH},
+    extras_require={
+        "train": TRAIN,
+        "export": EXPORT,
+        "dev": DEV,
+        "bench": BENCH,
+        "server": SERVER,
+    },
     entry_points={
         "console_scripts": ["deepproduct=mobile_sdk.cli:main"],
         # Commands beyond the runtime's own (index, search, evaluate), each registered by
@@ -55,6 +72,8 @@ setup(
             "export = export.commands:EXPORT [export]",
             "golden = export.commands:GOLDEN",
             "bench = benchmarks.commands:BENCH [bench]",
+            "publish = mobile_sdk.server.commands:PUBLISH [server]",
+            "serve = mobile_sdk.server.commands:SERVE [server]",
         ],
         # 'deepproduct evaluate' of models that are not exported files (checkpoints)
         "deepproduct.evaluators": ["checkpoint = trainer.commands:evaluate_checkpoint [train]"],

@@ -24,6 +24,24 @@ from mobile_sdk.index import (
 )
 
 
+def check_pairing(embedder: Embedder, index: ProductIndex) -> None:
+    """Refuse an index (or any catalog with ``fingerprint``, ``dim``, ``source``) of another model.
+
+    Raises:
+        FingerprintMismatchError: the index was built with another model.
+        IndexFormatError: the index dimension differs from the model's embedding size.
+    """
+    expected = normalize_fingerprint(embedder.fingerprint)
+    if expected != index.fingerprint:
+        raise fingerprint_mismatch(index, expected)
+    if index.dim != embedder.embedding_dim:
+        # same fingerprint, other length: a hand-made or tampered index
+        raise IndexFormatError(
+            f"{index.source}: index dimension {index.dim} differs from the model's "
+            f"embedding_dim {embedder.embedding_dim}; rebuild the index with this model"
+        )
+
+
 class ProductSearch:
     """Photo -> the ``k`` best-matching catalog products.
 
@@ -37,15 +55,7 @@ class ProductSearch:
     """
 
     def __init__(self, embedder: Embedder, index: ProductIndex) -> None:
-        expected = normalize_fingerprint(embedder.fingerprint)
-        if expected != index.fingerprint:
-            raise fingerprint_mismatch(index, expected)
-        if index.dim != embedder.embedding_dim:
-            # same fingerprint, other length: a hand-made or tampered index
-            raise IndexFormatError(
-                f"{index.source}: index dimension {index.dim} differs from the model's "
-                f"embedding_dim {embedder.embedding_dim}; rebuild the index with this model"
-            )
+        check_pairing(embedder, index)
         self._embedder = embedder
         self._index = index
 

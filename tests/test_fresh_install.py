@@ -23,7 +23,7 @@ from _export_helpers import require_export_extra, small_export
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("mobile_sdk", "trainer", "export", "benchmarks")
-ABOVE_THE_RUNTIME = ("torch", "trainer", "export", "benchmarks")
+ABOVE_THE_RUNTIME = ("torch", "trainer", "export", "benchmarks", "pymilvus", "fastapi", "uvicorn")
 
 
 def _runtime_distributions() -> set[str]:
@@ -140,6 +140,11 @@ def test_plain_install_indexes_and_searches_without_torch(tmp_path_factory, tmp_
     r = _run([deepproduct, "--help"], tmp_path)
     help_text = " ".join(r.stdout.split())  # argparse wraps lines
     assert r.returncode == 0 and "[needs: pip install 'deepproduct[train]']" in help_text
+    assert "[needs: pip install 'deepproduct[server]']" in help_text
+    r = _run([deepproduct, "publish", "--index", index], tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith(
+        "deepproduct publish: error: this command needs the 'server' extra (pymilvus"
+    )
 
 
 @pytest.mark.slow

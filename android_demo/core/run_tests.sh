@@ -53,7 +53,7 @@ set +e
 formats=$(cd "$here/../../mobile_sdk/formats" && pwd)
 java -Dgolden.dir="$golden" -Dformats.dir="$formats" -Dfile.encoding=UTF-8 -jar "$junit" \
     --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests \
-    --class-path "$out/main:$out/test:$gson" --scan-class-path "$out/test" 2>&1 | tee "$out/junit.log"
+    --class-path "$out/main:$out/test:$here/src/test/resources:$gson" --scan-class-path "$out/test" 2>&1 | tee "$out/junit.log"
 status=${PIPESTATUS[0]}
 set -e
 

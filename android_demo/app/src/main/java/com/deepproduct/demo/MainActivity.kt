@@ -5,7 +5,9 @@ import android.content.pm.PackageManager
 import android.net.Uri
 import android.os.Bundle
 import android.os.SystemClock
+import android.view.inputmethod.EditorInfo
 import android.widget.Button
+import android.widget.EditText
 import android.widget.ImageView
 import android.widget.LinearLayout
 import android.widget.TextView
@@ -27,7 +29,10 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 
-/** Take or pick a photo, search the bundled catalog, show the top products with their scores. */
+/**
+ * Take or pick a photo, search the bundled catalog (or a `deepproduct serve` server, when its URL
+ * is set), show the top products with their scores.
+ */
 class MainActivity : AppCompatActivity() {
     private var engine: SearchEngine? = null
     private var imageCapture: ImageCapture? = null
@@ -50,21 +55,42 @@ class MainActivity : AppCompatActivity() {
             pickPhoto.launch(PickVisualMediaRequest(ActivityResultContracts.PickVisualMedia.ImageOnly))
         }
         findViewById<Button>(R.id.take_photo).setOnClickListener { takePhoto() }
-
-        lifecycleScope.launch {
-            try {
-                val loaded = withContext(Dispatchers.IO) { SearchEngine.load(applicationContext) }
-                engine = loaded
-                val index = loaded.search.index()
-                status.text = getString(R.string.ready, loaded.metadata.name(), index.size(), index.productIds().size)
-            } catch (e: Exception) {
-                status.text = getString(R.string.error, e.message)
-            }
+        val preferences = getSharedPreferences(SearchEngine.PREFERENCES, MODE_PRIVATE)
+        val serverUrl = findViewById<EditText>(R.id.server_url)
+        serverUrl.setText(preferences.getString(SearchEngine.SERVER_URL, ""))
+        serverUrl.setOnEditorActionListener { view, action, _ ->
+            if (action != EditorInfo.IME_ACTION_DONE) return@setOnEditorActionListener false
+            val url = view.text.toString().trim()
+            preferences.edit().putString(SearchEngine.SERVER_URL, url).apply()
+            loadEngine(url)
+            true
         }
+        loadEngine(serverUrl.text.toString().trim())
         if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
             startCamera()
         } else {
             cameraPermission.launch(Manifest.permission.CAMERA)
+        }
+    }
+
+    /** (Re)loads the model and the catalog: the bundled index, or the server at [serverUrl]. */
+    private fun loadEngine(serverUrl: String) {
+        engine?.close()
+        engine = null
+        status.setText(R.string.loading)
+        lifecycleScope.launch {
+            try {
+                val loaded = withContext(Dispatchers.IO) { SearchEngine.load(applicationContext, serverUrl) }
+                engine = loaded
+                val index = loaded.local?.index()
+                status.text = if (index != null) {
+                    getString(R.string.ready, loaded.metadata.name(), index.size(), index.productIds().size)
+                } else {
+                    getString(R.string.ready_remote, loaded.metadata.name(), loaded.remote!!.searchUrl())
+                }
+            } catch (e: Exception) {
+                status.text = getString(R.string.error, e.message)
+            }
         }
     }
 
