@@ -199,7 +199,9 @@ def preprocess(
     """Turn an image into the model input: load, orient, crop ROI, resize, crop, normalise.
 
     Args:
-        source: anything ``load_image`` accepts (EXIF orientation is applied).
+        source: anything ``load_image`` accepts (EXIF orientation is applied). Without
+            ``roi``, a JPEG at least twice the resized size is decoded at reduced scale
+            (PREPROCESSING.md, section 1 "Reduced-scale decoding").
         config: the model's preprocessing config (from its metadata).
         roi: optional ``(left, top, width, height)`` in pixels of the oriented image;
             the region must lie inside the image and be non-empty.
@@ -211,9 +213,12 @@ def preprocess(
         ImageLoadError: the source cannot be loaded (see ``load_image``).
         ValueError: ``roi`` is malformed or outside the image.
     """
-    image = load_image(source)
     if roi is not None:
-        image = _crop_roi(image, roi)
+        image = _crop_roi(load_image(source), roi)
+    else:
+        # JPEGs twice the resized size or more are decoded at 1/2, 1/4 or 1/8 scale
+        # (PREPROCESSING.md section 1); an ROI is in full-size pixels: full decode.
+        image = load_image(source, min_short_side=config.resized_short_side())
     return normalize(resize_and_crop(image, config), config)
 
 
