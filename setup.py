@@ -30,6 +30,10 @@ DEV = [
     "import-linter==2.17",
     "atheris==3.0.0; sys_platform == 'linux'",
 ]
+# deepproduct approx-index / search --approx: the HNSW graph of large catalogs. Pinned
+# below 2.26: usearch 2.26.6 imported before onnxruntime 1.32 crashes the process
+# (segmentation fault on 'import usearch.index; import onnxruntime'); 2.23.0 does not.
+APPROX = ["usearch==2.23.0"]
 # deepproduct bench: plots for the report (the benchmarks also use the export extra's
 # onnxruntime and the train extra's torch when those models are benchmarked)
 BENCH = ["matplotlib>=3.8"]
@@ -51,7 +55,7 @@ setup(
         "tqdm>=4.66",
         "numkong==7.8.6",
     ],
-    extras_require={"train": TRAIN, "export": EXPORT, "dev": DEV, "bench": BENCH},
+    extras_require={"train": TRAIN, "export": EXPORT, "dev": DEV, "bench": BENCH, "approx": APPROX},
     entry_points={
         "console_scripts": ["deepproduct=mobile_sdk.cli:main"],
         # Commands beyond the runtime's own (index, search, evaluate), each registered by

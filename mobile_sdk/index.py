@@ -183,6 +183,7 @@ class ProductIndex:
         self._id_ends = np.empty(0, np.int64)  # end offset of each row's id in _id_blob
         self._id_blob = np.empty(0, np.uint8)  # concatenated UTF-8 ids
         self._source = "index"
+        self._checksum: int | None = None  # the file's CRC-32, when loaded from one
 
     # ----------------------------------------------------------------- properties
 
@@ -220,6 +221,13 @@ class ProductIndex:
     def nbytes(self) -> int:
         """Bytes of memory held by the vectors, their norms and the ids."""
         return sum(a.nbytes for a in (self._vectors, self._inv_norms, self._id_ends, self._id_blob))
+
+    @property
+    def checksum(self) -> int | None:
+        """The CRC-32 stored in the file this index was loaded from (None if not loaded,
+        or changed since by ``add``/``remove``); ties derived files such as an
+        approximate index to these exact rows."""
+        return self._checksum
 
     @property
     def memory_mapped(self) -> bool:
@@ -346,6 +354,7 @@ class ProductIndex:
         self._id_blob[blob_end : blob_end + len(encoded)] = np.frombuffer(encoded, np.uint8)
         self._id_ends[n] = blob_end + len(encoded)
         self._n = n + 1
+        self._checksum = None
 
     def _rows_of(self, encoded: bytes) -> np.ndarray:
         """Row numbers whose id is exactly ``encoded``."""
@@ -383,6 +392,7 @@ class ProductIndex:
         if self._dtype == "int8":
             self._inv_norms = self._inv_norms[: self._n][keep]
         self._n = int(keep.sum())
+        self._checksum = None
         return len(rows)
 
     @classmethod
@@ -602,6 +612,7 @@ class ProductIndex:
         index._id_blob = data.id_blob
         index._n = len(data.lengths)
         index._source = str(path)
+        index._checksum = data.checksum
         if expected is not None and expected != index._fingerprint:
             raise fingerprint_mismatch(index, "sha256:" + expected.hex())
         return index

@@ -102,6 +102,7 @@ class IndexData(NamedTuple):
         id_blob: the ids' UTF-8 bytes, concatenated.
         vectors: (N, dim) unit float32 rows or int8 codes, native byte order.
         inv_norms: int8: ``1 / |codes|`` per row (float64); float32: empty.
+        checksum: the file's stored CRC-32 (identifies the file's exact contents).
     """
 
     dtype: str
@@ -111,6 +112,7 @@ class IndexData(NamedTuple):
     id_blob: np.ndarray
     vectors: np.ndarray
     inv_norms: np.ndarray
+    checksum: int
 
 
 def write_index(
@@ -235,7 +237,7 @@ def read_index(f: BinaryIO, size: int, path: Path, memory_map: bool = False) -> 
         _check_unit_rows(vectors, fail)
         norms = np.empty(0, np.float64)
     native = vectors.astype(vectors.dtype.newbyteorder("="), copy=False)
-    return IndexData(dtype, dim, fingerprint, lengths, blob, native, norms)
+    return IndexData(dtype, dim, fingerprint, lengths, blob, native, norms, stored_crc)
 
 
 def _as_bytes(data: bytes | np.ndarray) -> bytes | np.ndarray:
