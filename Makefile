@@ -19,7 +19,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[train,export,dev,bench,server]'
+	$(BIN)/pip install --quiet -e '.[train,export,dev,bench,server,approx]'
 	touch $@
 
 TRAIN_DATA = $(or $(DATA),$(BUILTIN)/train)

@@ -31,6 +31,10 @@ DEV = [
     "import-linter==2.17",
     "atheris==3.0.0; sys_platform == 'linux'",
 ]
+# deepproduct approx-index / search --approx: the HNSW graph of large catalogs. Pinned
+# below 2.26: usearch 2.26.6 imported before onnxruntime 1.32 crashes the process
+# (segmentation fault on 'import usearch.index; import onnxruntime'); 2.23.0 does not.
+APPROX = ["usearch==2.23.0"]
 # deepproduct bench: plots for the report (the benchmarks also use the export extra's
 # onnxruntime and the train extra's torch when those models are benchmarked)
 BENCH = ["matplotlib>=3.8"]
@@ -52,13 +56,23 @@ setup(
     packages=find_packages(include=["mobile_sdk*", "trainer*", "export*", "benchmarks*"]),
     package_data={"mobile_sdk": ["*.md", "formats/*.json"]},
     python_requires=">=3.10",
-    install_requires=["numpy>=1.26", "pillow>=10", "ai-edge-litert==2.3.0", "tqdm>=4.66"],
+    # numkong: the SIMD int8 dot-product kernels of exact index search (no dependencies;
+    # wheels for x86_64 and aarch64 Linux, checked). Without it the runtime falls
+    # back to the numpy/BLAS kernel with the same scores (mobile_sdk.quantization).
+    install_requires=[
+        "numpy>=1.26",
+        "pillow>=10",
+        "ai-edge-litert==2.3.0",
+        "tqdm>=4.66",
+        "numkong==7.8.6",
+    ],
     extras_require={
         "train": TRAIN,
         "export": EXPORT,
         "dev": DEV,
         "bench": BENCH,
         "server": SERVER,
+        "approx": APPROX,
     },
     entry_points={
         "console_scripts": ["deepproduct=mobile_sdk.cli:main"],

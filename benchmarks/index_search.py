@@ -1,13 +1,15 @@
 """Product-index benchmark: search latency, memory and file I/O on a random catalog.
 
-For each dtype, one process builds a seeded random index (one row per product,
+For each dtype and row count, one process builds a seeded random index (one row per product,
 Gaussian vectors) with ``ProductIndex.from_arrays``, checks a few searches against a
 brute-force ranking of all rows (full sort of ``index.scores``) and saves it; a
 fresh process then loads the file, so that its memory figures are the loaded
 index's own, and times ``search`` one query at a time on one thread (wall clock and
-thread CPU time; the CPU figure is the one to trust on a busy machine).
+thread CPU time; the CPU figure is the one to trust on a busy machine). int8 searches
+are timed on the SIMD kernel, on the older widen-to-float32 BLAS kernel and against a
+memory-read floor, interleaved (see ``load_and_search``).
 
-    python benchmarks/index_search.py [--count 1000000] [--dim 256] [--queries 50]
+    python benchmarks/index_search.py [--count 100000,1000000] [--dim 256] [--queries 50]
         [--dtypes float32,int8] [--json FILE]
 """
 
@@ -20,6 +22,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
@@ -30,6 +33,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+import mobile_sdk.index as index_module  # noqa: E402
+from mobile_sdk import quantization  # noqa: E402
 from mobile_sdk.atomic_file import write_text_atomic  # noqa: E402
 from mobile_sdk.errors import run_reporting_errors  # noqa: E402
 from mobile_sdk.index import ProductIndex, SearchResult  # noqa: E402
@@ -87,10 +92,21 @@ def build_and_save(dtype: str, count: int, dim: int, seed: int, k: int, path: Pa
     }
 
 
+def memory_read_floor(vectors: np.ndarray) -> int:
+    """One plain pass over the vectors' bytes (an int64 sum): the least a scan can cost."""
+    flat = vectors.reshape(-1).view(np.uint8)
+    whole = len(flat) - len(flat) % 8
+    return int(np.add.reduce(flat[:whole].view(np.int64))) + int(flat[whole:].sum())
+
+
 def load_and_search(path: Path, n_queries: int, seed: int, k: int) -> dict:
     """In a fresh process: load ``path``, measure its memory, time single queries.
 
-    Queries are stored rows plus Gaussian noise, so the right answer is known.
+    Queries are stored rows plus Gaussian noise, so the right answer is known. For
+    int8 indexes each query is timed three ways, interleaved so that drift on a busy
+    machine hits all alike: ``search`` on the SIMD kernel (the default), ``search`` on
+    the older widen-to-float32 BLAS kernel, and the memory-read floor (one plain
+    reduction over the same bytes). All three read the same (memory-mapped) rows.
     """
     base_rss = rss_mb()
     t0 = time.perf_counter()
@@ -102,39 +118,88 @@ def load_and_search(path: Path, n_queries: int, seed: int, k: int) -> dict:
     rows = index.vectors[picks].astype(np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     queries = rows + 0.5 / np.sqrt(index.dim) * rng.standard_normal(rows.shape, np.float32)
-    index.search(queries[0], k)  # warm-up
-    wall, cpu, hits = [], [], 0
-    for q, pick in zip(queries, picks, strict=True):
-        t0, c0 = time.perf_counter(), time.thread_time()
-        results = index.search(q, k)
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.thread_time() - c0)
-        hits += results[0].product_id == f"p{pick:07d}"
-    wall_ms, cpu_ms = np.array(wall) * 1e3, np.array(cpu) * 1e3
-    return {
-        "p50_ms": float(np.percentile(wall_ms, 50)),
-        "p90_ms": float(np.percentile(wall_ms, 90)),
-        "cpu_p50_ms": float(np.percentile(cpu_ms, 50)),
-        "cpu_p90_ms": float(np.percentile(cpu_ms, 90)),
+    variants = {"search": lambda q: index.search(q, k)}
+    if index.dtype == "int8":
+        simd = functools.partial(quantization.int8_dots, kernel="auto")
+        blas = functools.partial(quantization.int8_dots, kernel="blas")
+
+        def search_blas(q: np.ndarray) -> list[SearchResult]:
+            index_module.int8_dots = blas
+            try:
+                return index.search(q, k)
+            finally:
+                index_module.int8_dots = simd
+
+        index_module.int8_dots = simd
+        variants["search_blas"] = search_blas
+        variants["floor"] = lambda q: memory_read_floor(index.vectors)
+    for fn in variants.values():
+        fn(queries[0])  # warm-up
+    wall = {name: [] for name in variants}
+    cpu = {name: [] for name in variants}
+    hits = 0
+    names = list(variants)
+    for i, (q, pick) in enumerate(zip(queries, picks, strict=True)):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            results = variants[name](q)
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.thread_time() - c0)
+            if name == "search":
+                hits += results[0].product_id == f"p{pick:07d}"
+            elif name == "search_blas":
+                assert results == index.search(q, k), "the two kernels disagree"
+    out = {
+        "kernel": "numkong SIMD" if quantization.simd_available() else "numpy BLAS",
+        "memory_mapped": index.memory_mapped,
         "top1_recovered": hits / n_queries,
         "load_s": load_s,
         "rss_of_loaded_index_mb": loaded_rss,
         "process_rss_mb": rss_mb(),
     }
+    for name in names:
+        prefix = "" if name == "search" else f"{name}_"
+        wall_ms, cpu_ms = np.array(wall[name]) * 1e3, np.array(cpu[name]) * 1e3
+        out[f"{prefix}p50_ms"] = float(np.percentile(wall_ms, 50))
+        out[f"{prefix}p90_ms"] = float(np.percentile(wall_ms, 90))
+        out[f"{prefix}cpu_p50_ms"] = float(np.percentile(cpu_ms, 50))
+        out[f"{prefix}cpu_p90_ms"] = float(np.percentile(cpu_ms, 90))
+    return out
 
 
-def run_dtype(dtype: str, args: argparse.Namespace, folder: Path) -> dict:
-    """Both halves of one dtype's benchmark, each in its own process."""
+def run_dtype(dtype: str, count: int, args: argparse.Namespace, folder: Path) -> dict:
+    """Both halves of one (dtype, row count) benchmark, each in its own process."""
     path = folder / f"bench.{dtype}.dpix"
-    common = ["--count", str(args.count), "--dim", str(args.dim), "--queries", str(args.queries)]
+    common = ["--count", str(count), "--dim", str(args.dim), "--queries", str(args.queries)]
     common += ["--seed", str(args.seed), "--k", str(args.k), "--file", str(path)]
-    row = {"dtype": dtype, "count": args.count, "dim": args.dim, "queries": args.queries}
+    row = {"dtype": dtype, "count": count, "dim": args.dim, "queries": args.queries}
     for stage in ("build", "load"):
         cmd = [sys.executable, __file__, "--worker", f"{stage}:{dtype}", *common]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         row.update(json.loads(out.strip().splitlines()[-1]))
     path.unlink()
     return row
+
+
+def kernel_markdown(rows: list[dict]) -> str:
+    """int8 search on each kernel against the memory-read floor, measured in the same run."""
+    lines = [
+        "| rows x dim | SIMD search p50 ms (CPU) | BLAS search p50 ms (CPU) | floor p50 ms (CPU) "
+        "| SIMD / floor | BLAS / floor | mapped |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "floor_p50_ms" not in r:
+            continue
+        lines.append(
+            f"| {r['count']:,} x {r['dim']} | {r['p50_ms']:.2f} ({r['cpu_p50_ms']:.2f}) | "
+            f"{r['search_blas_p50_ms']:.2f} ({r['search_blas_cpu_p50_ms']:.2f}) | "
+            f"{r['floor_p50_ms']:.2f} ({r['floor_cpu_p50_ms']:.2f}) | "
+            f"{r['cpu_p50_ms'] / r['floor_cpu_p50_ms']:.2f} | "
+            f"{r['search_blas_cpu_p50_ms'] / r['floor_cpu_p50_ms']:.2f} | "
+            f"{'yes' if r['memory_mapped'] else 'no'} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def markdown(rows: list[dict]) -> str:
@@ -159,7 +224,9 @@ def markdown(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=1_000_000, help="rows (products)")
+    parser.add_argument(
+        "--count", default="100000,1000000", help="rows (products), comma-separated"
+    )
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--k", type=int, default=5)
@@ -170,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
 
+    counts = [int(c) for c in str(args.count).split(",")]
     if args.worker:
         stage, dtype = args.worker.split(":")
+        args.count = counts[0]
         if stage == "build":
             result = build_and_save(dtype, args.count, args.dim, args.seed, args.k, args.file)
         else:
@@ -180,15 +249,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for dtype in args.dtypes.split(","):
-            print(f"{dtype}: {args.count:,} x {args.dim}, {args.queries} queries ...", flush=True)
-            rows.append(run_dtype(dtype, args, Path(tmp)))
+        for count in counts:
+            for dtype in args.dtypes.split(","):
+                print(f"{dtype}: {count:,} x {args.dim}, {args.queries} queries ...", flush=True)
+                rows.append(run_dtype(dtype, count, args, Path(tmp)))
     print(markdown(rows))
+    if kernel_markdown(rows):
+        print(kernel_markdown(rows))
     if args.json:
         write_text_atomic(args.json, json.dumps(rows, indent=2) + "\n")
     where = f"; figures written to {args.json}" if args.json else ""
-    summary = ", ".join(f"{r['dtype']} p50 {r['p50_ms']:.1f} ms" for r in rows)
-    print(f"benchmarked {args.count:,} x {args.dim} on one thread: {summary}{where}")
+    summary = ", ".join(f"{r['dtype']} {r['count']:,} p50 {r['p50_ms']:.1f} ms" for r in rows)
+    print(f"benchmarked {args.dim}-d indexes on one thread: {summary}{where}")
     return 0
 
 

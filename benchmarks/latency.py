@@ -13,9 +13,10 @@ Peak memory: every (variant, threads) also runs in a fresh process that imports 
 runtime, records its memory, loads the model and runs it a few times; the report
 gives that process's peak resident memory and the part of it the model added.
 
-End to end: a JPEG camera frame (1280 x 960) is decoded, preprocessed, embedded and
-searched in an int8 index of 100,000 products (random vectors with the model's
-fingerprint), each stage timed separately.
+End to end: a JPEG camera frame (1280 x 960) and a 12 MP photo (4032 x 3024) go to the
+top-5 of an int8 index of 100,000 products (random vectors with the model's fingerprint)
+through ``ProductSearch.search``, the public API, and each stage is timed separately in
+the same loop; the end-to-end row carries its ratio to the embed time.
 
 The model variants and their runners are in ``benchmarks.variants``, the query frames in
 ``benchmarks.frames``, the memory probe in ``benchmarks.memory_probe``.
@@ -39,6 +40,9 @@ from benchmarks.machine import describe_machine
 from benchmarks.memory_probe import MEMORY_PROBE_RUNS, measure_memory
 from benchmarks.schema import DEFAULT_TARGETS, LatencyReport, LatencyResult, summarize_ms
 from benchmarks.variants import ModelVariant, model_variant, open_runner, unique_names
+
+# End-to-end query frames: (width, height, how many), a camera frame and a 12 MP photo
+E2E_FRAMES = ((FRAME_SIZE[0], FRAME_SIZE[1], 8), (4032, 3024, 2))
 
 
 def time_interleaved(
@@ -148,20 +152,27 @@ def end_to_end_latency(
     threads: Sequence[int],
     runs: int,
     warmup: int,
-    frames: Sequence[bytes],
+    frames: Sequence[bytes] | dict[str, Sequence[bytes]],
     index_size: int = 100_000,
     k: int = 5,
     seed: int = 0,
     progress: bool = True,
 ) -> list[LatencyResult]:
-    """Decode + preprocess + embed + search, each stage timed, at each thread count.
+    """Photo -> top-k through the public API, and each stage of it, per frame size and threads.
 
-    The index holds ``index_size`` seeded random unit vectors (int8, the app's
-    default) under the model's fingerprint; search cost depends on the row count,
-    not on the vectors.
+    The ``end-to-end`` row times one ``ProductSearch.search(jpeg_bytes, k)`` call, the
+    path ``deepproduct search`` and the apps take (reduced-scale decoding included);
+    the stage rows time the same steps one by one in the same loop: ``load_image`` as
+    ``preprocess`` calls it, ``preprocess`` of the decoded pixels, ``embed_input``,
+    ``ProductIndex.search``. The end-to-end row's note gives its ratio to the embed
+    row of the same run.
+
+    ``frames``: JPEG frames of one size, or a dict of them per size label. The index
+    holds ``index_size`` seeded random unit vectors (int8, the app's default) under the
+    model's fingerprint; search cost depends on the row count, not on the vectors.
     """
     from mobile_sdk.embedder import Embedder, EmbedderOptions
-    from mobile_sdk.image_io import load_image
+    from mobile_sdk.image_io import draft_scale, load_image
     from mobile_sdk.index import ProductIndex
     from mobile_sdk.preprocess import preprocess
     from mobile_sdk.product_search import ProductSearch
@@ -170,26 +181,20 @@ def end_to_end_latency(
     precision = model_variant(model).precision
     with Embedder.from_model_path(model) as probe:
         dim, fingerprint = probe.embedding_dim, probe.fingerprint
+        short_side = probe.metadata.preprocess.resized_short_side()
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((index_size, dim), np.float32)
     index = ProductIndex.from_arrays(
         [f"p{i:07d}" for i in range(index_size)], vectors, fingerprint, "int8"
     )
     del vectors
-    w, h = Image.open(io.BytesIO(frames[0])).size
-    # numpy's BLAS threads (the search) are fixed when numpy loads: 'deepproduct bench'
-    # sets one before that; say what this process has
+    by_size = dict(frames) if isinstance(frames, dict) else {"": list(frames)}
+    # numpy's BLAS threads are fixed when numpy loads: 'deepproduct bench' sets one
+    # before that; say what this process has
     blas_note = f"numpy BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'all cores')}"
-    labels = {
-        "decode": f"decode JPEG {w}x{h}",
-        "preprocess": f"preprocess {w}x{h}",
-        "embed": f"embed ({model.name})",
-        "search": f"search {index_size:,} rows int8, k={k}",
-        "end-to-end": "photo -> top-5 products",
-    }
     results = []
     bar = tqdm(
-        total=len(threads) * runs,
+        total=len(threads) * runs * len(by_size),
         desc="end to end",
         unit="query",
         disable=not progress,
@@ -197,43 +202,64 @@ def end_to_end_latency(
     )
     for t in threads:
         with Embedder.from_model_path(model, EmbedderOptions(num_threads=t)) as embedder:
-            # the app's pairing (model and index checked once); its steps are timed apart
+            # the app's pairing (model and index checked once)
             search = ProductSearch(embedder, index)
             config = embedder.metadata.preprocess
-            stages: dict[str, list[float]] = {s: [] for s in labels}
-            for i in range(warmup + runs):
-                frame = frames[i % len(frames)]
-                t0 = time.perf_counter()
-                rgb = load_image(frame)
-                t1 = time.perf_counter()
-                x = preprocess(rgb, config)
-                t2 = time.perf_counter()
-                v = search.embedder.embed_input(x[None])[0]
-                t3 = time.perf_counter()
-                search.index.search(v, k=k)
-                t4 = time.perf_counter()
-                if i < warmup:
-                    continue
-                for stage, dt in zip(
-                    labels, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0), strict=True
-                ):
-                    stages[stage].append(dt * 1e3)
-                bar.update()
-        for stage, label in labels.items():
-            results.append(
-                LatencyResult(
-                    note=blas_note if stage in ("search", "end-to-end") else "",
-                    name=label,
-                    stage=stage,
-                    runtime="LiteRT" if stage in ("embed", "end-to-end") else "numpy/Pillow",
-                    precision=precision if stage in ("embed", "end-to-end") else None,
-                    threads=t,
-                    xnnpack=True if stage in ("embed", "end-to-end") else None,
-                    runs=runs,
-                    warmup=warmup,
-                    **summarize_ms(stages[stage]),
-                )
-            )
+            for sized_frames in by_size.values():
+                w, h = Image.open(io.BytesIO(sized_frames[0])).size
+                d = draft_scale(w, h, short_side)
+                labels = {
+                    "decode": f"decode JPEG {w}x{h}" + (f" at 1/{d} scale" if d > 1 else ""),
+                    "preprocess": f"preprocess {-(-w // d)}x{-(-h // d)}",
+                    "embed": f"embed ({model.name})",
+                    "search": f"search {index_size:,} rows int8, k={k}",
+                    "end-to-end": f"photo {w}x{h} -> top-{k} (ProductSearch.search)",
+                }
+                stages: dict[str, list[float]] = {s: [] for s in labels}
+                for i in range(warmup + runs):
+                    frame = sized_frames[i % len(sized_frames)]
+                    t0 = time.perf_counter()
+                    rgb = load_image(frame, min_short_side=short_side)
+                    t1 = time.perf_counter()
+                    x = preprocess(rgb, config)
+                    t2 = time.perf_counter()
+                    v = search.embedder.embed_input(x[None])[0]
+                    t3 = time.perf_counter()
+                    staged = search.index.search(v, k=k)
+                    t4 = time.perf_counter()
+                    public = search.search(frame, k=k)
+                    t5 = time.perf_counter()
+                    if public != staged:
+                        raise AssertionError("ProductSearch.search differs from its stages")
+                    if i < warmup:
+                        continue
+                    for stage, dt in zip(
+                        labels, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True
+                    ):
+                        stages[stage].append(dt * 1e3)
+                    bar.update()
+                embed_p50 = float(np.median(stages["embed"]))
+                e2e_p50 = float(np.median(stages["end-to-end"]))
+                for stage, label in labels.items():
+                    note = blas_note if stage == "search" else ""
+                    if stage == "end-to-end":
+                        note = f"{e2e_p50 / embed_p50:.2f}x embed (p50, same run); {blas_note}"
+                    results.append(
+                        LatencyResult(
+                            note=note,
+                            name=label,
+                            stage=stage,
+                            runtime="LiteRT"
+                            if stage in ("embed", "end-to-end")
+                            else "numpy/Pillow",
+                            precision=precision if stage in ("embed", "end-to-end") else None,
+                            threads=t,
+                            xnnpack=True if stage in ("embed", "end-to-end") else None,
+                            runs=runs,
+                            warmup=warmup,
+                            **summarize_ms(stages[stage]),
+                        )
+                    )
     bar.close()
     return results
 
@@ -274,11 +300,12 @@ def run_latency(
     variants = unique_names([model_variant(m) for m in models])
     frames = query_frames(data)
     rgb = np.asarray(Image.open(io.BytesIO(frames[0])).convert("RGB"))
+    e2e_frames = {f"{w}x{h}": query_frames(data, count=n, size=(w, h)) for w, h, n in E2E_FRAMES}
     machine = describe_machine()
     results = model_latency(variants, threads, runs, warmup, rgb, memory, progress)
     if end_to_end_model is not None:
         results += end_to_end_latency(
-            end_to_end_model, threads, runs, warmup, frames, index_size, progress=progress
+            end_to_end_model, threads, runs, warmup, e2e_frames, index_size, progress=progress
         )
     from benchmarks.schema import check_targets
 
@@ -287,6 +314,7 @@ def run_latency(
         "warmup": warmup,
         "threads": list(threads),
         "interleaved_block": 5,
+        "end_to_end_frames": [f"{w}x{h}" for w, h, _ in E2E_FRAMES],
         "frame": f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]} JPEG "
         + (f"made from phone photos of {data}" if data else "(synthetic, no --data)"),
         "models": [str(v.spec) for v in variants],

@@ -1,6 +1,6 @@
 """DeepProduct reference runtime: image -> tensor -> embedding -> index -> result.
 
-Needs numpy, Pillow and LiteRT only (``pip install deepproduct``)::
+Needs numpy, Pillow, LiteRT and NumKong only (``pip install deepproduct``)::
 
     from mobile_sdk import Embedder, ProductIndex, ProductSearch
 

@@ -1,4 +1,4 @@
-"""The runtime's ``deepproduct`` commands: ``index``, ``search``, ``evaluate``.
+"""The runtime's ``deepproduct`` commands: ``index``, ``approx-index``, ``search``, ``evaluate``.
 
 They need only the runtime (numpy, Pillow, LiteRT). ``evaluate`` of a model that is not
 an exported file (a checkpoint, ``pretrained``) goes to an evaluator registered in the
@@ -52,6 +52,47 @@ def _run_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_approx_index(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", required=True, help="an int8 index file from 'deepproduct index'")
+    p.add_argument("--out", required=True, help="approximate index to write, e.g. catalog.hnsw")
+    p.add_argument("--connectivity", type=int, default=16, help="HNSW M (default: 16)")
+    p.add_argument(
+        "--expansion-add", type=int, default=128, help="HNSW ef at build time (default: 128)"
+    )
+    p.add_argument(
+        "--expansion-search", type=int, default=64, help="HNSW ef at query time (default: 64)"
+    )
+    p.add_argument("--threads", type=int, default=0, help="build threads (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_approx_index(args: argparse.Namespace) -> int:
+    import time
+
+    from mobile_sdk.approx_index import build_approx_index
+    from mobile_sdk.atomic_file import check_writable_dir
+    from mobile_sdk.index import ProductIndex
+
+    check_writable_dir(Path(args.out).parent)
+    index = ProductIndex.load(args.index)
+    t0 = time.perf_counter()
+    build_approx_index(
+        index,
+        args.out,
+        connectivity=args.connectivity,
+        expansion_add=args.expansion_add,
+        expansion_search=args.expansion_search,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
+    size_mb = Path(args.out).stat().st_size / 1e6
+    print(
+        f"HNSW over {len(index):,} rows of {args.index} in {time.perf_counter() - t0:.1f} s "
+        f"({size_mb:.1f} MB) -> {args.out}"
+    )
+    return 0
+
+
 def _add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="exported model (.tflite or .onnx)")
     p.add_argument("--index", required=True, help="index file written by 'deepproduct index'")
@@ -59,6 +100,11 @@ def _add_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, default=5, help="results per photo (default: %(default)s)")
     p.add_argument("--min-score", type=float, help="drop results below this cosine score")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--approx",
+        metavar="FILE",
+        help="search through this approximate index of --index ('deepproduct approx-index')",
+    )
 
 
 def _run_search(args: argparse.Namespace) -> int:
@@ -67,6 +113,10 @@ def _run_search(args: argparse.Namespace) -> int:
 
     results: dict[str, list | str] = {}
     with ProductSearch.from_files(args.model, args.index) as search:
+        if args.approx:
+            from mobile_sdk.approx_index import ApproxIndex
+
+            search = ProductSearch(search.embedder, ApproxIndex.load(args.approx, search.index))
         for image in args.images:
             try:
                 results[image] = search.search(image, k=args.k, min_score=args.min_score)
@@ -172,4 +222,10 @@ RUNTIME_COMMANDS = (
     Command("evaluate", "retrieval accuracy of a model on a dataset", _add_evaluate, _run_evaluate),
     Command("index", "embed a catalog into a product index file (.dpi)", _add_index, _run_index),
     Command("search", "find the catalog products matching photos", _add_search, _run_search),
+    Command(
+        "approx-index",
+        "an approximate (HNSW) index over an int8 .dpi, for large catalogs (approx extra)",
+        _add_approx_index,
+        _run_approx_index,
+    ),
 )

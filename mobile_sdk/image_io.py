@@ -29,6 +29,7 @@ ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Image
 # Modes PIL can hand us that we convert ourselves (see _to_rgb); anything else is
 # refused rather than converted by an unspecified rule.
 _ALPHA_VIA_PIL = {"PA", "RGBa", "La"}
+_DRAFT = ("JPEG", "MPO")  # formats decoded at reduced scale when min_short_side allows
 _SUPPORTED_MODES = {"1", "L", "P", "RGB", "RGBX", "RGBA", "LA", "CMYK", "I"} | _ALPHA_VIA_PIL
 
 
@@ -49,7 +50,27 @@ class ImageLoadError(DeepProductError, ValueError):
         return (type(self), (self.source, self.problem))
 
 
-def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+# JPEG's DCT-domain scaled decoding (libjpeg through Pillow's draft): 1/2, 1/4 or 1/8
+DRAFT_SCALES = (8, 4, 2)
+
+
+def draft_scale(width: int, height: int, min_short_side: int | None) -> int:
+    """The JPEG decoding scale of PREPROCESSING.md, section 1 "Reduced-scale decoding".
+
+    The largest ``d`` of 8, 4, 2 with ``min(width, height) // d >= min_short_side``, or 1
+    (full size) when there is none or ``min_short_side`` is None. So a photo is decoded
+    smaller only when it is at least twice the size the preprocessing resizes to, and
+    never below that size.
+    """
+    if min_short_side is None:
+        return 1
+    short = min(width, height)
+    return next((d for d in DRAFT_SCALES if short // d >= min_short_side), 1)
+
+
+def load_image(
+    source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS, min_short_side: int | None = None
+) -> np.ndarray:
     """Load an image as an oriented RGB array.
 
     Args:
@@ -60,6 +81,10 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
             are taken as already oriented. Animated images yield their first frame.
         max_pixels: refuse images with more than this many pixels (width * height),
             checked from the header before any pixel data is decoded.
+        min_short_side: if given, a JPEG file (path or bytes) whose short side is at
+            least twice this is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain,
+            keeping the short side at least this (``draft_scale``; PREPROCESSING.md,
+            section 1). Other formats, PIL images and arrays are never reduced.
 
     Returns:
         A new C-contiguous ``uint8`` array of shape (H, W, 3), RGB, after orientation.
@@ -73,12 +98,12 @@ def load_image(source: ImageSource, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.
     """
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
-        return _decode(_read_file(name), name, max_pixels)
+        return _decode(_read_file(name), name, max_pixels, min_short_side)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if not data:
             raise ImageLoadError("<bytes>", "empty data")
-        return _decode(data, "<bytes>", max_pixels)
+        return _decode(data, "<bytes>", max_pixels, min_short_side)
     if isinstance(source, Image.Image):
         return _from_pil(source, "<PIL image>", max_pixels, owned=False)
     if isinstance(source, np.ndarray):
@@ -106,7 +131,7 @@ def _read_file(name: str) -> bytes:
     return data
 
 
-def _decode(data: bytes, name: str, max_pixels: int) -> np.ndarray:
+def _decode(data: bytes, name: str, max_pixels: int, min_short_side: int | None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             # Our own max_pixels check below is the policy; PIL's warning threshold
@@ -122,11 +147,18 @@ def _decode(data: bytes, name: str, max_pixels: int) -> np.ndarray:
     except Exception as exc:  # plugins raise OSError, SyntaxError, struct.error, ...
         raise ImageLoadError(name, f"corrupt image header ({exc})") from exc
     with img:
-        return _from_pil(img, name, max_pixels, owned=True)
+        return _from_pil(img, name, max_pixels, owned=True, min_short_side=min_short_side)
 
 
-def _from_pil(img: Image.Image, name: str, max_pixels: int, owned: bool = False) -> np.ndarray:
-    """Checks, decodes, orients and converts ``img``; only an ``owned`` image is modified."""
+def _from_pil(
+    img: Image.Image,
+    name: str,
+    max_pixels: int,
+    owned: bool = False,
+    min_short_side: int | None = None,
+) -> np.ndarray:
+    """Checks, decodes, orients and converts ``img``; only an ``owned`` image is modified
+    (and only an owned JPEG is decoded at reduced scale, see ``draft_scale``)."""
     width, height = img.size
     # Checked on the header size, before load(), so a decompression bomb never
     # allocates its pixels.
@@ -136,6 +168,13 @@ def _from_pil(img: Image.Image, name: str, max_pixels: int, owned: bool = False)
         )
     if width == 0 or height == 0:
         raise ImageLoadError(name, f"image has no pixels ({width}x{height})")
+    scale = draft_scale(width, height, min_short_side) if owned and img.format in _DRAFT else 1
+    if scale > 1:
+        # Pillow picks the largest of 8, 4, 2 not above min(w // rw, h // rh): this is d
+        img.draft(None, (width // scale, height // scale))
+        expected = (-(-width // scale), -(-height // scale))
+        if img.size != expected:  # a JPEG libjpeg cannot scale (e.g. several tiles)
+            raise ImageLoadError(name, f"reduced-scale decoding gave {img.size}, not {expected}")
     try:
         # Animated formats open on frame 0, so load() decodes the first frame only.
         img.load()

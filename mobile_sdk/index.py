@@ -22,6 +22,7 @@ implementation. Building an index from a catalog folder is ``catalog_index``'s j
 from __future__ import annotations
 
 import math
+import mmap
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ __all__ = [
     "quantize_int8",
 ]
 
+# ProductIndex.load maps index files at least this large instead of reading them
+MEMORY_MAP_BYTES = 1 << 24
 _SCORE_BUFFER_BYTES = 1 << 26  # batch search scores at most this many bytes of scores at once
 _BOUND_BLOCK_ROWS = 64  # rows per block when bounding the k-th best score (see _top)
 
@@ -180,6 +183,7 @@ class ProductIndex:
         self._id_ends = np.empty(0, np.int64)  # end offset of each row's id in _id_blob
         self._id_blob = np.empty(0, np.uint8)  # concatenated UTF-8 ids
         self._source = "index"
+        self._checksum: int | None = None  # the file's CRC-32, when loaded from one
 
     # ----------------------------------------------------------------- properties
 
@@ -217,6 +221,21 @@ class ProductIndex:
     def nbytes(self) -> int:
         """Bytes of memory held by the vectors, their norms and the ids."""
         return sum(a.nbytes for a in (self._vectors, self._inv_norms, self._id_ends, self._id_blob))
+
+    @property
+    def checksum(self) -> int | None:
+        """The CRC-32 stored in the file this index was loaded from (None if not loaded,
+        or changed since by ``add``/``remove``); ties derived files such as an
+        approximate index to these exact rows."""
+        return self._checksum
+
+    @property
+    def memory_mapped(self) -> bool:
+        """Whether the vectors are a read-only map of the file they were loaded from."""
+        base = self._vectors
+        while isinstance(base, np.ndarray):
+            base = base.base
+        return isinstance(base.obj if isinstance(base, memoryview) else base, mmap.mmap)
 
     @property
     def row_ids(self) -> list[str]:
@@ -335,6 +354,7 @@ class ProductIndex:
         self._id_blob[blob_end : blob_end + len(encoded)] = np.frombuffer(encoded, np.uint8)
         self._id_ends[n] = blob_end + len(encoded)
         self._n = n + 1
+        self._checksum = None
 
     def _rows_of(self, encoded: bytes) -> np.ndarray:
         """Row numbers whose id is exactly ``encoded``."""
@@ -372,6 +392,7 @@ class ProductIndex:
         if self._dtype == "int8":
             self._inv_norms = self._inv_norms[: self._n][keep]
         self._n = int(keep.sum())
+        self._checksum = None
         return len(rows)
 
     @classmethod
@@ -480,11 +501,10 @@ class ProductIndex:
             return out
         codes = quantize_int8(queries)
         inv_q = inv_norms(codes)
-        dots = int8_dots(self._vectors[:n], codes)  # (N, M), exact integers
-        out = np.empty((m, n), np.float64)
-        for j in range(m):
-            np.multiply(dots[:, j], self._inv_norms[:n], out=out[j])  # float32 -> float64 exactly
-            out[j] *= inv_q[j]
+        out = int8_dots(self._vectors[:n], codes)  # (M, N) float64, exact integers
+        # score = (dot * inv_i) * inv_q: two float64 multiplications, in this order
+        out *= self._inv_norms[:n]
+        out *= inv_q[:, None]
         return out
 
     def _top(self, scores: np.ndarray, k: int, threshold: float) -> list[SearchResult]:
@@ -546,13 +566,23 @@ class ProductIndex:
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike, expected_fingerprint: str | None = None) -> ProductIndex:
+    def load(
+        cls,
+        path: str | os.PathLike,
+        expected_fingerprint: str | None = None,
+        memory_map: bool | None = None,
+    ) -> ProductIndex:
         """Read an index written by :meth:`save` (or any writer following INDEX_FORMAT.md).
 
         Args:
             path: the index file.
             expected_fingerprint: if given, the fingerprint of the model that will
                 embed the queries; the index must have been built with it.
+            memory_map: map the file's vectors into memory instead of copying them
+                (read-only; ``add``/``remove`` then work on a copy). ``None``: map
+                when the vectors take at least ``MEMORY_MAP_BYTES`` (16 MiB). A mapped
+                file must not be overwritten in place while the index is in use
+                (``save`` replaces files by renaming, which is safe).
 
         Returns:
             The index.
@@ -566,7 +596,9 @@ class ProductIndex:
         expected = None if expected_fingerprint is None else fingerprint_bytes(expected_fingerprint)
         try:
             with open(path, "rb") as f:
-                data = read_index(f, os.fstat(f.fileno()).st_size, path)
+                size = os.fstat(f.fileno()).st_size
+                mapped = size >= MEMORY_MAP_BYTES if memory_map is None else bool(memory_map)
+                data = read_index(f, size, path, memory_map=mapped)
         except FileNotFoundError:
             raise IndexFormatError(f"{path}: index file not found") from None
         except IsADirectoryError:
@@ -580,6 +612,7 @@ class ProductIndex:
         index._id_blob = data.id_blob
         index._n = len(data.lengths)
         index._source = str(path)
+        index._checksum = data.checksum
         if expected is not None and expected != index._fingerprint:
             raise fingerprint_mismatch(index, "sha256:" + expected.hex())
         return index

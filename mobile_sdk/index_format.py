@@ -8,6 +8,7 @@ Android core's tests check their own copies against.
 
 from __future__ import annotations
 
+import mmap
 import re
 import struct
 import zlib
@@ -38,6 +39,7 @@ NP_DTYPES = {"float32": np.dtype("<f4"), "int8": np.dtype("i1")}
 _Fail = Callable[[str], Exception]
 # float32 rows read from a file must have |norm - 1| <= this
 _UNIT_NORM_TOLERANCE = _SPEC["unit_norm_tolerance"]
+_CRC_BLOCK_BYTES = 1 << 24  # the checksum of a mapped index is taken in blocks of this size
 _FINGERPRINT_RE = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
 
 
@@ -100,6 +102,7 @@ class IndexData(NamedTuple):
         id_blob: the ids' UTF-8 bytes, concatenated.
         vectors: (N, dim) unit float32 rows or int8 codes, native byte order.
         inv_norms: int8: ``1 / |codes|`` per row (float64); float32: empty.
+        checksum: the file's stored CRC-32 (identifies the file's exact contents).
     """
 
     dtype: str
@@ -109,6 +112,7 @@ class IndexData(NamedTuple):
     id_blob: np.ndarray
     vectors: np.ndarray
     inv_norms: np.ndarray
+    checksum: int
 
 
 def write_index(
@@ -151,10 +155,15 @@ def write_index(
     f.write(struct.pack("<I", crc))
 
 
-def read_index(f: BinaryIO, size: int, path: Path) -> IndexData:
+def read_index(f: BinaryIO, size: int, path: Path, memory_map: bool = False) -> IndexData:
     """Read and check an index from the open binary file ``f`` of ``size`` bytes.
 
     Checks run in the order of INDEX_FORMAT.md section 5.
+
+    With ``memory_map`` the vectors are not copied: ``IndexData.vectors`` is a read-only
+    view of a memory map of ``f`` (a real file, not a stream), so a large catalog
+    costs page cache the system can reclaim rather than private memory. The checks
+    (checksum, codes) still read every byte once.
 
     Raises:
         IndexFormatError: naming ``path``: not an index, an unsupported version,
@@ -201,8 +210,15 @@ def read_index(f: BinaryIO, size: int, path: Path) -> IndexData:
     crc = _read_into(f, blob, crc, fail)
     padding = f.read(pad)
     crc = zlib.crc32(padding, crc)
-    vectors = np.empty((count, dim), NP_DTYPES[dtype])
-    crc = _read_into(f, vectors, crc, fail)
+    if memory_map and count:
+        start = HEADER.size + 2 * count + blob_len + pad
+        vectors = _map_vectors(f, start, (count, dim), NP_DTYPES[dtype], fail)
+        for block in range(0, vectors.nbytes, _CRC_BLOCK_BYTES):
+            crc = zlib.crc32(_as_bytes(vectors)[block : block + _CRC_BLOCK_BYTES], crc)
+        f.seek(start + vectors.nbytes)
+    else:
+        vectors = np.empty((count, dim), NP_DTYPES[dtype])
+        crc = _read_into(f, vectors, crc, fail)
     tail = f.read(4)
     if len(tail) != 4:
         raise fail("truncated while reading")
@@ -221,12 +237,26 @@ def read_index(f: BinaryIO, size: int, path: Path) -> IndexData:
         _check_unit_rows(vectors, fail)
         norms = np.empty(0, np.float64)
     native = vectors.astype(vectors.dtype.newbyteorder("="), copy=False)
-    return IndexData(dtype, dim, fingerprint, lengths, blob, native, norms)
+    return IndexData(dtype, dim, fingerprint, lengths, blob, native, norms, stored_crc)
 
 
 def _as_bytes(data: bytes | np.ndarray) -> bytes | np.ndarray:
     """A C-contiguous array as a flat uint8 view of its memory (bytes pass through)."""
     return data if isinstance(data, bytes) else data.reshape(-1).view(np.uint8)
+
+
+def _map_vectors(
+    f: BinaryIO, start: int, shape: tuple[int, int], dtype: np.dtype, fail: _Fail
+) -> np.ndarray:
+    """Read-only (count, dim) view of the vectors at byte ``start`` of ``f``, memory-mapped."""
+    try:
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as e:  # shrank to nothing, or not a mappable file
+        raise fail(f"cannot memory-map the index ({e})") from None
+    nbytes = shape[0] * shape[1] * dtype.itemsize
+    if len(mapped) < start + nbytes + 4:  # only if the file shrank after its size was checked
+        raise fail("truncated while reading")
+    return np.frombuffer(mapped, dtype, shape[0] * shape[1], start).reshape(shape)
 
 
 def _read_into(f: BinaryIO, array: np.ndarray, crc: int, fail: _Fail) -> int:

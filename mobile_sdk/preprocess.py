@@ -8,6 +8,7 @@ IEEE 754 defines exactly (+ - * / floor ceil abs); all pixel arithmetic is integ
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import NamedTuple
 
@@ -198,7 +199,9 @@ def preprocess(
     """Turn an image into the model input: load, orient, crop ROI, resize, crop, normalise.
 
     Args:
-        source: anything ``load_image`` accepts (EXIF orientation is applied).
+        source: anything ``load_image`` accepts (EXIF orientation is applied). Without
+            ``roi``, a JPEG at least twice the resized size is decoded at reduced scale
+            (PREPROCESSING.md, section 1 "Reduced-scale decoding").
         config: the model's preprocessing config (from its metadata).
         roi: optional ``(left, top, width, height)`` in pixels of the oriented image;
             the region must lie inside the image and be non-empty.
@@ -210,9 +213,12 @@ def preprocess(
         ImageLoadError: the source cannot be loaded (see ``load_image``).
         ValueError: ``roi`` is malformed or outside the image.
     """
-    image = load_image(source)
     if roi is not None:
-        image = _crop_roi(image, roi)
+        image = _crop_roi(load_image(source), roi)
+    else:
+        # JPEGs twice the resized size or more are decoded at 1/2, 1/4 or 1/8 scale
+        # (PREPROCESSING.md section 1); an ROI is in full-size pixels: full decode.
+        image = load_image(source, min_short_side=config.resized_short_side())
     return normalize(resize_and_crop(image, config), config)
 
 
@@ -233,62 +239,102 @@ def _crop_roi(image: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
 def _resize_region(
     image: np.ndarray, out_w: int, out_h: int, left: int, top: int, width: int, height: int
 ) -> np.ndarray:
-    """Pixels [top:top+height, left:left+width] of ``image`` resized to out_w x out_h."""
-    in_h, in_w = image.shape[:2]
-    v_index, v_weight = _axis_slice(in_h, out_h, top, height)
-    h_index, h_weight = _axis_slice(in_w, out_w, left, width)
-    # The vertical pass only reads input rows v_index.min()..max(), so the (costly)
-    # horizontal pass is run on those rows alone; results are bit-identical.
-    row_lo, row_hi = int(v_index.min()), int(v_index.max())
-    rows = image[row_lo : row_hi + 1]
-    v_index = v_index - row_lo
-    # Both passes gather whole rows along axis 0 (contiguous memory), so the
-    # horizontal pass works on the transposed image.
-    if h_weight is None:
-        mid = rows[:, h_index]
-    else:
-        mid = _swap_xy(_resample_axis0(_swap_xy(rows), h_index, h_weight))
-    if v_weight is None:
-        return np.ascontiguousarray(mid[v_index])
-    return _resample_axis0(mid, v_index, v_weight)
+    """Pixels [top:top+height, left:left+width] of ``image`` resized to out_w x out_h.
 
-
-def _axis_slice(
-    in_size: int, out_size: int, start: int, count: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Taps for outputs start..start+count-1; weight None means a plain copy (same size)."""
-    if in_size == out_size:
-        # Identity weights are one-hot (the centre tap gets all 16384), so copying
-        # is exactly what the filter would compute.
-        return np.arange(start, start + count, dtype=np.int64), None
-    index, weight = resize_weights(in_size, out_size)
-    return index[start : start + count], weight[start : start + count]
-
-
-def _swap_xy(image: np.ndarray) -> np.ndarray:
-    """Contiguous (W, H, 3) copy of an (H, W, 3) uint8 array."""
-    if image.strides[2] != 1:
-        image = np.ascontiguousarray(image)
-    # Moving each RGB triple as one 3-byte element is about twice as fast as
-    # transposing a uint8 (H, W, 3) array element by element.
-    packed = image.view("V3")[:, :, 0]
-    height, width = packed.shape
-    return np.ascontiguousarray(packed.T).view(np.uint8).reshape(width, height, 3)
-
-
-def _resample_axis0(src: np.ndarray, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """out[i] = (sum_k weight[i,k] * src[index[i,k]] + 2^13) >> 14 over a (N, M, 3) uint8 src.
-
-    int32 cannot overflow: weights are non-negative and sum to 2^14, so the sum is at
-    most 255 * 2^14 + 2^13 < 2^31, and the shifted result is always within 0..255.
+    Each pass is a few float32 matrix products (BLAS) with banded blocks of the tap
+    weights: the accumulators are sums of non-negative integer products below 2^24
+    (at most 255 * 16384 + 8192), so float32 holds every partial sum exactly, in any
+    summation order, and the result is the integer rule of PREPROCESSING.md 4.2 to
+    the bit. Only the input rows the vertical pass reads get the horizontal pass.
     """
-    acc = np.full((index.shape[0],) + src.shape[1:], _HALF, dtype=np.int32)
-    term = np.empty_like(acc)
-    for k in range(index.shape[1]):
-        np.multiply(src[index[:, k]], weight[:, k, None, None], out=term)
-        acc += term
-    acc >>= WEIGHT_BITS
-    return acc.astype(np.uint8)
+    in_h, in_w = image.shape[:2]
+    v_bands = _bands(in_h, out_h, top, height)
+    h_bands = _channel_bands(in_w, out_w, left, width)
+    rows = image[v_bands.lo : v_bands.hi]
+    if h_bands.blocks is None:  # same width: the horizontal pass is a copy
+        mid = rows[:, left : left + width].reshape(len(rows), 3 * width).astype(np.float32)
+    else:
+        mid = np.empty((len(rows), 3 * width), np.float32)
+        for r in range(0, len(rows), _ROW_CHUNK):
+            chunk = rows[r : r + _ROW_CHUNK].reshape(-1, 3 * in_w).astype(np.float32)
+            for lo, hi, o0, o1, taps in h_bands.blocks:
+                np.matmul(chunk[:, lo:hi], taps, out=mid[r : r + _ROW_CHUNK, o0:o1])
+        _round_fixed(mid)
+    if v_bands.blocks is None:
+        out = mid[top - v_bands.lo : top - v_bands.lo + height]
+    else:
+        out = np.empty((height, 3 * width), np.float32)
+        for lo, hi, o0, o1, taps in v_bands.blocks:
+            np.matmul(taps, mid[lo - v_bands.lo : hi - v_bands.lo], out=out[o0:o1])
+        _round_fixed(out)
+    return out.astype(np.uint8).reshape(height, width, 3)
+
+
+class _Bands(NamedTuple):
+    """One axis's taps for outputs start..start+count-1 as dense banded blocks.
+
+    ``lo``/``hi``: the input range all these outputs read. ``blocks``: tuples
+    ``(lo, hi, o0, o1, taps)``: outputs ``o0..o1-1`` (counted from ``start``) read
+    inputs ``lo..hi-1`` with the float32 weights ``taps``, shaped (o1-o0, hi-lo) for a
+    left product (``_channel_bands``: offsets in samples of interleaved RGB, taps
+    ``kron(w.T, I3)`` for a right product). ``None``: same size, a plain copy.
+    """
+
+    lo: int
+    hi: int
+    blocks: tuple | None
+
+
+# Outputs per banded block: each block reads (outputs * scale + 2 * support) inputs, so
+# small blocks waste fewer multiplications on zero weights but make more BLAS calls.
+_BAND_OUTPUTS = 4
+_ROW_CHUNK = 256  # input rows converted to float32 and filtered per batch of products
+
+
+@functools.lru_cache(maxsize=64)
+def _bands(in_size: int, out_size: int, start: int, count: int) -> _Bands:
+    if in_size == out_size:
+        return _Bands(start, start + count, None)
+    index, weight = resize_weights(in_size, out_size)
+    index, weight = index[start : start + count], weight[start : start + count]
+    blocks = []
+    for o0 in range(0, count, _BAND_OUTPUTS):
+        o1 = min(o0 + _BAND_OUTPUTS, count)
+        used = weight[o0:o1] != 0
+        lo = int(index[o0:o1][used].min())
+        hi = int(index[o0:o1][used].max()) + 1
+        dense = np.zeros((o1 - o0, hi - lo), np.float32)
+        rows = np.broadcast_to(np.arange(o1 - o0)[:, None], used.shape)[used]
+        dense[rows, index[o0:o1][used] - lo] = weight[o0:o1][used]
+        blocks.append((lo, hi, o0, o1, dense))
+    lo = min(b[0] for b in blocks)
+    hi = max(b[1] for b in blocks)
+    return _Bands(lo, hi, tuple(blocks))
+
+
+@functools.lru_cache(maxsize=64)
+def _channel_bands(in_size: int, out_size: int, start: int, count: int) -> _Bands:
+    """``_bands`` over rows of interleaved RGB samples, as right-product taps.
+
+    ``kron(w.T, I3)`` keeps the channels apart inside one product: a third of its
+    multiplications are by zero, still cheaper than de-interleaving the image.
+    """
+    bands = _bands(in_size, out_size, start, count)
+    if bands.blocks is None:
+        return bands
+    eye = np.eye(3, dtype=np.float32)
+    blocks = tuple(
+        (3 * lo, 3 * hi, 3 * o0, 3 * o1, np.kron(dense.T, eye))
+        for lo, hi, o0, o1, dense in bands.blocks
+    )
+    return _Bands(bands.lo, bands.hi, blocks)
+
+
+def _round_fixed(acc: np.ndarray) -> None:
+    """``(acc + 2^13) >> 14`` in place on float32 integers (exact: below 2^24, power of 2)."""
+    acc += _HALF
+    acc *= 1.0 / WEIGHT_ONE
+    np.floor(acc, out=acc)
 
 
 def _check_rgb(image: np.ndarray) -> None:

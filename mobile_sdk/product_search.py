@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mobile_sdk.embedder import Embedder, EmbedderOptions
 from mobile_sdk.image_io import ImageSource
+
+if TYPE_CHECKING:
+    from mobile_sdk.approx_index import ApproxIndex
 from mobile_sdk.index import (
     IndexFormatError,
     ProductIndex,
@@ -24,7 +28,7 @@ from mobile_sdk.index import (
 )
 
 
-def check_pairing(embedder: Embedder, index: ProductIndex) -> None:
+def check_pairing(embedder: Embedder, index: ProductIndex | ApproxIndex) -> None:
     """Refuse an index (or any catalog with ``fingerprint``, ``dim``, ``source``) of another model.
 
     Raises:
@@ -47,14 +51,15 @@ class ProductSearch:
 
     Args:
         embedder: the model that embeds the query photos.
-        index: the product index, built with the same model.
+        index: the product index, built with the same model, or an approximate index
+            over one (``mobile_sdk.approx_index.ApproxIndex``, for large catalogs).
 
     Raises:
         FingerprintMismatchError: the index was built with another model.
         IndexFormatError: the index dimension differs from the model's embedding size.
     """
 
-    def __init__(self, embedder: Embedder, index: ProductIndex) -> None:
+    def __init__(self, embedder: Embedder, index: ProductIndex | ApproxIndex) -> None:
         check_pairing(embedder, index)
         self._embedder = embedder
         self._index = index

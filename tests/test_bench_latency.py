@@ -136,8 +136,15 @@ def test_latency_schema(latency):
     assert by_name["model_int8.onnx"].runtime == "onnxruntime"
     assert (by_name["model.pt"].runtime, by_name["model.pt"].precision) == ("PyTorch eager", "fp32")
     stages = [(r.stage, r.threads) for r in latency.results if r.stage != "model"]
-    assert stages == [
-        (s, t) for t in (1, 2) for s in ("decode", "preprocess", "embed", "search", "end-to-end")
+    stage_names = ("decode", "preprocess", "embed", "search", "end-to-end")
+    assert stages == [(s, t) for t in (1, 2) for _ in ("camera", "12 MP") for s in stage_names]
+    e2e = [r for r in latency.results if r.stage == "end-to-end"]
+    assert [r.name.split()[1] for r in e2e] == ["1280x960", "4032x3024"] * 2
+    assert all("x embed (p50, same run)" in r.note for r in e2e)
+    decodes = [r.name for r in latency.results if r.stage == "decode"]
+    assert decodes[:2] == [
+        "decode JPEG 1280x960 at 1/2 scale",
+        "decode JPEG 4032x3024 at 1/8 scale",
     ]
     for r in latency.results:
         assert (r.runs, r.warmup) == (3, 1)

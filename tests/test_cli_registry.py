@@ -93,5 +93,5 @@ def test_a_name_registered_twice_is_refused(plugins):
 
 def test_the_installed_package_registers_its_commands():
     names = [c.name for c in cli.all_commands()]
-    assert names[:3] == ["evaluate", "index", "search"]
+    assert names[:4] == ["evaluate", "index", "search", "approx-index"]
     assert {"train", "make-dataset", "split", "export", "bench"} <= set(names)

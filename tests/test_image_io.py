@@ -281,3 +281,63 @@ def test_error_is_value_error_and_picklable():
     copy = pickle.loads(pickle.dumps(err))
     assert str(copy) == "a.jpg: empty file"
     assert (copy.source, copy.problem) == ("a.jpg", "empty file")
+
+
+# --- reduced-scale JPEG decoding (PREPROCESSING.md section 1) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "scale"),
+    [((348, 348), 1), ((511, 4000), 1), ((512, 600), 2), ((1280, 960), 2), ((1920, 1080), 4)]
+    + [((4032, 3024), 8), ((9000, 9000), 8)],
+)
+def test_draft_scale_follows_the_table(size, scale):
+    from mobile_sdk.image_io import draft_scale
+
+    assert draft_scale(*size, 256) == scale
+    assert draft_scale(*size, None) == 1
+
+
+def _photo_like(w: int, h: int) -> Image.Image:
+    from benchmarks.frames import synthetic_frame
+
+    return Image.fromarray(synthetic_frame((w, h)))
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale(tmp_path):
+    data = _encode(_photo_like(1280, 960), "JPEG", quality=90)
+    assert load_image(data).shape == (960, 1280, 3)
+    reduced = load_image(data, min_short_side=256)
+    assert reduced.shape == (480, 640, 3)
+    path = tmp_path / "p.jpg"
+    path.write_bytes(data)
+    np.testing.assert_array_equal(load_image(path, min_short_side=256), reduced)
+    # below twice the short side: full size
+    assert load_image(data, min_short_side=481).shape == (960, 1280, 3)
+    # the reduced decode is a smaller version of the same picture (DCT-domain scaling)
+    full = np.asarray(Image.fromarray(load_image(data)).reduce(2), np.int16)
+    assert np.abs(full - reduced.astype(np.int16)).mean() < 4
+
+
+def test_reduced_scale_keeps_orientation_and_skips_other_formats():
+    img = _photo_like(1100, 700)
+    rotated = load_image(_with_orientation(img, "JPEG", 6), min_short_side=300)
+    assert rotated.shape == (550, 350, 3)  # stored 1100 x 700 at 1/2, then turned
+    assert load_image(_encode(img, "PNG"), min_short_side=100).shape == (700, 1100, 3)
+    assert load_image(img, min_short_side=100).shape == (700, 1100, 3)
+    assert load_image(np.asarray(img), min_short_side=100).shape == (700, 1100, 3)
+
+
+def test_preprocess_decodes_large_jpegs_small_unless_there_is_a_roi():
+    from mobile_sdk.preprocess import normalize, preprocess, resize_and_crop
+    from mobile_sdk.preprocess_config import PreprocessConfig
+
+    cfg = PreprocessConfig(input_size=224, crop_fraction=0.875)  # S = 256
+    data = _encode(_photo_like(1280, 960), "JPEG", quality=90)
+    reduced = normalize(resize_and_crop(load_image(data, min_short_side=256), cfg), cfg)
+    full = normalize(resize_and_crop(load_image(data), cfg), cfg)
+    np.testing.assert_array_equal(preprocess(data, cfg), reduced)
+    assert not np.array_equal(reduced, full)
+    assert np.abs(reduced - full).mean() < 0.03  # under 4 levels of 255 on average
+    roi = (0, 0, 1280, 960)
+    np.testing.assert_array_equal(preprocess(data, cfg, roi=roi), full)

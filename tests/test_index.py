@@ -366,11 +366,12 @@ def int8_file(tmp_path) -> tuple[Path, bytes]:
         (lambda b: with_crc(patched(b, 0x37, b"\x01")), "padding"),
     ],
 )
-def test_corrupt_files_are_refused(int8_file, mutate, message):
+@pytest.mark.parametrize("memory_map", [False, True])
+def test_corrupt_files_are_refused(int8_file, mutate, message, memory_map):
     path, data = int8_file
     path.write_bytes(mutate(data))
     with pytest.raises(IndexFormatError, match=re.escape(message)) as err:
-        ProductIndex.load(path)
+        ProductIndex.load(path, memory_map=memory_map)
     assert str(path) in str(err.value)
 
 
@@ -502,3 +503,126 @@ def test_build_errors_name_the_image(tmp_path):
         ProductIndex.build(ColourEmbedder(zero_for="0.png"), root, progress=False)
     with pytest.raises(DatasetError, match="no 'catalog/' folder"):
         ProductIndex.build(ColourEmbedder(), tmp_path, progress=False)
+
+
+# ------------------------------------------------- SIMD int8 kernel, memory-mapped files
+
+
+def reference_int8_scores(codes: np.ndarray, query_codes: np.ndarray) -> np.ndarray:
+    """INDEX_FORMAT.md section 4 on given codes, in Python integers and float64."""
+    sq = int((query_codes.astype(np.int64) ** 2).sum())
+    inv_q = 1.0 / np.sqrt(float(sq))
+    out = []
+    for row in codes.astype(np.int64):
+        dot = int(row @ query_codes.astype(np.int64))
+        inv_i = 1.0 / np.sqrt(float(int(row @ row)))
+        out.append((float(dot) * inv_i) * inv_q)
+    return np.array(out, np.float64)
+
+
+def adversarial_codes(dim: int) -> np.ndarray:
+    """Rows at the extremes of the int8 rule: all +-127, alternating, one-hot, near-zero."""
+    rows = [
+        np.full(dim, 127),
+        np.full(dim, -127),
+        np.where(np.arange(dim) % 2 == 0, 127, -127),
+        np.eye(1, dim, dim - 1)[0] * 127,
+        np.eye(1, dim, 0)[0] * -127,
+        np.where(np.arange(dim) == dim // 2, 127, 1),
+    ]
+    return np.array(rows, np.int8)
+
+
+@pytest.mark.parametrize("dim", [1, 7, 64, 256, 1024])
+def test_simd_kernel_matches_blas_and_the_integers(dim):
+    from mobile_sdk.quantization import int8_dots, simd_available
+
+    rng = np.random.default_rng(dim)
+    codes = np.concatenate(
+        [adversarial_codes(dim), rng.integers(-127, 128, (300, dim)).astype(np.int8)]
+    )
+    queries = np.concatenate([adversarial_codes(dim)[:3], codes[10:12]])
+    exact = queries.astype(np.int64) @ codes.astype(np.int64).T
+    blas = int8_dots(codes, queries, kernel="blas")
+    assert blas.dtype == np.float64 and np.array_equal(blas, exact)
+    if not simd_available():
+        pytest.skip("numkong not installed: only the BLAS kernel is checked")
+    simd = int8_dots(codes, queries, kernel="simd")
+    assert simd.dtype == np.float64 and np.array_equal(simd, exact)
+    if dim == 1024:  # the largest |dot| the format allows: 1024 * 127^2
+        assert simd[0, 0] == 1024 * 127 * 127 and simd[0, 1] == -1024 * 127 * 127
+
+
+@pytest.mark.parametrize("kernel", ["simd", "blas"])
+def test_int8_scores_are_bit_identical_to_the_rule(monkeypatch, kernel):
+    import mobile_sdk.quantization as quantization
+
+    if kernel == "simd" and not quantization.simd_available():
+        pytest.skip("numkong not installed")
+    real = quantization.int8_dots
+    monkeypatch.setattr(index_module, "int8_dots", lambda c, q: real(c, q, kernel=kernel))
+    dim = 96
+    rng = np.random.default_rng(3)
+    extreme = adversarial_codes(dim).astype(np.float32)
+    vectors = np.concatenate([extreme, rng.standard_normal((500, dim), np.float32)])
+    index = ProductIndex.from_arrays(
+        [f"p{i % 97}" for i in range(len(vectors))], vectors, FP, "int8"
+    )
+    for query in [*extreme, *rng.standard_normal((4, dim), np.float32)]:
+        expected = reference_int8_scores(index.vectors, quantize_int8(query.astype(np.float32)))
+        got = index.scores(query)
+        assert got.tobytes() == expected.tobytes()  # to the bit
+        assert index.search(query, k=7) == brute_force(index, query, k=7)
+    batch = index.search_batch(rng.standard_normal((5, dim), np.float32), k=3)
+    single = [index.search(q, k=3) for q in rng.standard_normal((5, dim), np.float32)]
+    assert len(batch) == len(single) == 5
+    with pytest.raises(VectorError, match="all zeros"):
+        index.search(np.zeros(dim, np.float32))
+    with pytest.raises(VectorError, match="vector 2 is all zeros"):
+        ProductIndex.from_arrays(
+            ["a", "b", "c"], np.eye(3, dim, dtype=np.float32) * [[1], [1], [0]], FP, "int8"
+        )
+
+
+def test_search_batch_equals_search_on_the_simd_path():
+    rng = np.random.default_rng(5)
+    index = ProductIndex.from_arrays(
+        [f"p{i}" for i in range(400)], rng.standard_normal((400, 32), np.float32), FP, "int8"
+    )
+    queries = rng.standard_normal((6, 32), np.float32)
+    assert index.search_batch(queries, k=4) == [index.search(q, k=4) for q in queries]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_memory_mapped_load_searches_like_a_read(tmp_path, dtype):
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((3000, 48), np.float32)
+    ids = [f"p{i % 1000}" for i in range(3000)]
+    path = tmp_path / "big.dpix"
+    ProductIndex.from_arrays(ids, vectors, FP, dtype).save(path)
+    before = path.read_bytes()
+    read = ProductIndex.load(path, memory_map=False)
+    mapped = ProductIndex.load(path, FP, memory_map=True)
+    assert mapped.memory_mapped and not read.memory_mapped
+    assert not mapped.vectors.flags.writeable
+    for q in rng.standard_normal((4, 48), np.float32):
+        assert mapped.scores(q).tobytes() == read.scores(q).tobytes()
+        assert mapped.search(q, k=5) == read.search(q, k=5)
+    # editing a mapped index edits a copy, never the file
+    mapped.add("new", vectors[0])
+    mapped.remove("p3")
+    assert not mapped.memory_mapped
+    assert path.read_bytes() == before
+    # save over the file it was mapped from: the rename leaves the old mapping valid
+    other = ProductIndex.load(path, memory_map=True)
+    mapped.save(path)
+    assert other.search(vectors[5], k=1)[0].product_id == "p5"
+    assert ProductIndex.load(path).row_ids == mapped.row_ids
+
+
+def test_large_files_are_mapped_by_default(tmp_path, monkeypatch):
+    path = tmp_path / "i.dpix"
+    example("int8").save(path)
+    assert not ProductIndex.load(path).memory_mapped
+    monkeypatch.setattr(index_module, "MEMORY_MAP_BYTES", 64)
+    assert ProductIndex.load(path).memory_mapped

@@ -341,3 +341,53 @@ def test_config_rejects_missing_unknown_and_non_object():
         PreprocessConfig.from_json("[1, 2]")
     with pytest.raises(ValueError, match="JSON"):
         PreprocessConfig.from_json("{not json")
+
+
+# --- the fast passes against the rule written out literally -------------------------
+
+
+def _spec_resize(image: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """PREPROCESSING.md 4.2 term by term: integer sums over the taps, horizontal first."""
+
+    def one_axis(src: np.ndarray, out_size: int) -> np.ndarray:  # along axis 1
+        if src.shape[1] == out_size:
+            return src.copy()
+        index, weight = resize_weights(src.shape[1], out_size)
+        out = np.empty((src.shape[0], out_size, 3), np.uint8)
+        wide = src.astype(np.int64)
+        for i in range(out_size):
+            acc = 8192 + sum(
+                int(weight[i, k]) * wide[:, index[i, k]] for k in range(index.shape[1])
+            )
+            out[:, i] = acc >> 14
+        return out
+
+    mid = one_axis(image, out_w)
+    return one_axis(mid.transpose(1, 0, 2), out_h).transpose(1, 0, 2)
+
+
+@pytest.mark.parametrize(
+    "in_hw, out_wh",
+    [
+        ((37, 53), (11, 9)),  # reductions that are not whole numbers
+        ((20, 600), (3, 20)),  # a 200x reduction on one axis, identity on the other
+        ((9, 4), (31, 25)),  # upscales
+        ((60, 7), (7, 200)),  # identity width, upscale height
+        ((1, 1), (5, 3)),
+        ((300, 2), (1, 2)),
+    ],
+)
+def test_banded_passes_equal_the_literal_rule(in_hw, out_wh):
+    img = _random_image(*in_hw, seed=sum(in_hw))
+    np.testing.assert_array_equal(resize_rgb(img, *out_wh), _spec_resize(img, *out_wh))
+
+
+def test_banded_passes_on_extreme_pixels():
+    # every sample 0 or 255 in blocks: the largest accumulators the rule allows
+    rng = np.random.default_rng(11)
+    img = (rng.integers(0, 2, (120, 97, 1)) * 255).astype(np.uint8).repeat(3, axis=2)
+    img[::2, ::3] = 255
+    for out_wh in [(13, 50), (97, 7), (240, 3)]:
+        np.testing.assert_array_equal(resize_rgb(img, *out_wh), _spec_resize(img, *out_wh))
+    crop = resize_and_crop(img, CFG)
+    np.testing.assert_array_equal(crop, _spec_resize(img, 256, 317)[46:270, 16:240])

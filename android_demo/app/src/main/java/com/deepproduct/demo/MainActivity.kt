@@ -138,8 +138,7 @@ class MainActivity : AppCompatActivity() {
             try {
                 val start = SystemClock.elapsedRealtime()
                 val (photo, hits) = withContext(Dispatchers.Default) {
-                    val minSide = 2 * engine.metadata.preprocess().resizedShortSide()
-                    val photo = Photos.load(contentResolver, uri, minSide)
+                    val photo = Photos.load(contentResolver, uri, engine.metadata.preprocess())
                     photo to engine.search(photo)
                 }
                 val took = getString(R.string.took, SystemClock.elapsedRealtime() - start)

@@ -6,6 +6,8 @@ import android.graphics.BitmapFactory
 import android.net.Uri
 import androidx.exifinterface.media.ExifInterface
 import com.deepproduct.core.ExifOrientation
+import com.deepproduct.core.PreprocessConfig
+import com.deepproduct.core.ResizePlan
 import java.io.IOException
 
 /** A decoded, oriented photo: the ARGB pixels the core preprocesses, and a thumbnail. */
@@ -14,15 +16,19 @@ class Photo(val pixels: ExifOrientation.Pixels, val thumbnail: Bitmap)
 object Photos {
     /**
      * Decodes [uri] as `Bitmap.getPixels` ARGB and applies its EXIF orientation with the core
-     * (BitmapFactory ignores EXIF). Large photos are decoded with a power-of-two `inSampleSize`
-     * that keeps the short side >= [minShortSide]: the model sees a few hundred pixels, and a
-     * full 12 MP decode would cost ~100 MB of memory.
+     * (BitmapFactory ignores EXIF).
+     *
+     * Reduced-scale decoding (PREPROCESSING.md section 1, the same rule as the Python runtime's
+     * `draft_scale`): `inSampleSize` is [ResizePlan.decodeScale], the largest of 8, 4, 2 that
+     * keeps the short side >= the resized short side S, else 1. For JPEG, libjpeg-turbo then
+     * scales in the DCT domain and skips most of the decoding work (a 12 MP photo decodes at
+     * 504 x 378 for S = 256, instead of ~100 MB of full-size pixels).
      */
-    fun load(resolver: ContentResolver, uri: Uri, minShortSide: Int): Photo {
+    fun load(resolver: ContentResolver, uri: Uri, config: PreprocessConfig): Photo {
         val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
         resolver.openInputStream(uri).use { BitmapFactory.decodeStream(it, null, bounds) }
-        var sample = 1
-        while (minOf(bounds.outWidth, bounds.outHeight) / (2 * sample) >= minShortSide) sample *= 2
+        if (bounds.outWidth < 1 || bounds.outHeight < 1) throw IOException("$uri: not an image or unsupported format")
+        val sample = ResizePlan.decodeScale(bounds.outWidth, bounds.outHeight, config)
         val options = BitmapFactory.Options().apply {
             inSampleSize = sample
             inPreferredConfig = Bitmap.Config.ARGB_8888

@@ -50,6 +50,31 @@ public final class ResizePlan {
         return new ResizePlan((int) newW, (int) newH, (int) ((newW - n) / 2), (int) ((newH - n) / 2), n);
     }
 
+    /**
+     * The reduced-scale JPEG decoding factor (PREPROCESSING.md section 1, "Reduced-scale
+     * decoding"): the largest of 8, 4, 2 with {@code min(width, height) / d >= S}, else 1, where
+     * {@code S} is the config's resized short side. Android: {@code BitmapFactory.Options
+     * .inSampleSize}; a photo is decoded smaller only when it is at least twice that size.
+     *
+     * @param width stored width from the header (orientation does not matter: the scale is
+     *     uniform)
+     * @param height stored height
+     * @throws IllegalArgumentException a size is not positive
+     */
+    public static int decodeScale(int width, int height, PreprocessConfig config) {
+        if (width < 1 || height < 1) {
+            throw new IllegalArgumentException("image size must be positive, got " + width + "x" + height);
+        }
+        int shortSide = Math.min(width, height);
+        long s = config.resizedShortSide();
+        for (int d = 8; d >= 2; d /= 2) {
+            if (shortSide / d >= s) {
+                return d;
+            }
+        }
+        return 1;
+    }
+
     @Override
     public String toString() {
         return "ResizePlan(" + resizedWidth + "x" + resizedHeight + ", left=" + left + ", top=" + top

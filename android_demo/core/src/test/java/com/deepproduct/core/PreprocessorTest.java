@@ -37,6 +37,19 @@ class PreprocessorTest {
     }
 
     @Test
+    void decodeScaleFollowsTheSpecTable() {
+        // PREPROCESSING.md section 1, "Reduced-scale decoding" (N = 224, S = 256)
+        assertEquals(1, ResizePlan.decodeScale(348, 348, DEFAULT));
+        assertEquals(1, ResizePlan.decodeScale(511, 4000, DEFAULT));
+        assertEquals(2, ResizePlan.decodeScale(512, 600, DEFAULT));
+        assertEquals(2, ResizePlan.decodeScale(1280, 960, DEFAULT));
+        assertEquals(4, ResizePlan.decodeScale(1920, 1080, DEFAULT));
+        assertEquals(8, ResizePlan.decodeScale(4032, 3024, DEFAULT));
+        assertEquals(8, ResizePlan.decodeScale(9000, 9000, DEFAULT));
+        assertThrows(IllegalArgumentException.class, () -> ResizePlan.decodeScale(0, 5, DEFAULT));
+    }
+
+    @Test
     void upscaleWorkedExample() {
         ResizeWeights w = ResizeWeights.compute(2, 4);
         int[][] expected = {{16384, 0}, {12288, 4096}, {4096, 12288}, {0, 16384}};
