@@ -310,3 +310,35 @@ def test_publish_command(tmp_path):
     r = _cli("publish", "--index", tmp_path / "catalog.dpi", "--uri", "ftp://nowhere")
     assert r.returncode == 2 and "not a Milvus URI" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_local_catalog_refusing_one_connection_is_tried_again(tmp_path, monkeypatch):
+    import pymilvus
+    from pymilvus.exceptions import MilvusException
+
+    from mobile_sdk.server import milvus_index
+
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(kwargs["uri"])
+        if len(calls) == 1:
+            raise MilvusException(message="server unavailable")
+        return "client"
+
+    monkeypatch.setattr(pymilvus, "MilvusClient", flaky)
+    monkeypatch.setattr(milvus_index.time, "sleep", lambda s: None)
+    uri = str(tmp_path / "c.db")
+    assert milvus_index.connect(uri) == "client" and calls == [uri, uri]
+
+    def down(**kwargs):
+        calls.append(kwargs["uri"])
+        raise MilvusException(message="server unavailable")
+
+    calls.clear()
+    monkeypatch.setattr(pymilvus, "MilvusClient", down)
+    with pytest.raises(
+        MilvusError, match=r"c\.db: cannot connect to Milvus \(server unavailable\)"
+    ):
+        milvus_index.connect(uri)
+    assert len(calls) == milvus_index.LITE_CONNECT_TRIES

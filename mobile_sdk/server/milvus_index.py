@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ INDEX_TYPES = ("FLAT", "HNSW", "IVF_SQ8")
 DEFAULT_INDEX_TYPE = "HNSW"
 MAX_TOP_K = 16384  # the most rows one Milvus search returns
 DEFAULT_TIMEOUT_S = 10.0
+LITE_CONNECT_TRIES = 3  # connections to a local Milvus Lite catalog (see connect)
 DEFAULT_HNSW_EF = 64  # search breadth; raised to the number of rows asked for
 DEFAULT_IVF_NPROBE = 32
 
@@ -129,8 +131,20 @@ def connect(uri: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT
 
     _quiet_client_logs()
     client_uri = _client_uri(uri)
+    local = client_uri == uri and uri.endswith(".db")
     try:
-        return MilvusClient(uri=client_uri, token=token or "", timeout=timeout)
+        if not local:
+            return MilvusClient(uri=client_uri, token=token or "", timeout=timeout)
+        # The embedded server sometimes refuses a new connection for a moment (seen in
+        # the test suite on a loaded machine: a gRPC GOAWAY "too_many_pings" from the
+        # previous client's channel, then "server unavailable"); a second try connects.
+        for attempt in range(LITE_CONNECT_TRIES):
+            try:
+                return MilvusClient(uri=client_uri, token=token or "", timeout=timeout)
+            except MilvusException:
+                if attempt == LITE_CONNECT_TRIES - 1:
+                    raise
+                time.sleep(1.0 + attempt)
     except MilvusException as e:
         hint = ""
         if client_uri == uri and uri.endswith(".db"):
