@@ -40,12 +40,13 @@ from mobile_sdk.errors import run_reporting_errors
 from trainer.dataset_split import split_products
 from trainer.evaluate import evaluate_model, load_eval_model
 from trainer.head_only import train_head_only
+from trainer.recipes import ROBUST_DISTILL
 from trainer.train import TrainConfig, train
 
 FULL = {
-    "contrastive": dict(loss="contrastive", multitask="none"),
-    "robust": dict(loss="robust", multitask="none"),
-    "robust+multitask": dict(loss="robust", multitask="distill"),
+    "contrastive": {**ROBUST_DISTILL, "loss": "contrastive", "multitask": "none"},
+    "robust": {**ROBUST_DISTILL, "multitask": "none"},
+    "robust+multitask": ROBUST_DISTILL,
 }
 VARIANTS = ["pretrained", "head-only", "head-only+mid", *FULL]
 

@@ -47,7 +47,7 @@ from trainer.recipes import RECIPES, recipe_config
 from trainer.train import train
 
 BASELINES = ("pretrained", "head-only")
-GROUPS = ("seen", "catalog-only", "unseen")
+GROUPS = ("seen", "seen-val", "catalog-only", "unseen")
 
 
 def score_model(
@@ -93,6 +93,12 @@ def run_fold(
     fold = make_fold(data, fold_index)
     if result_file.exists():
         record = json.loads(result_file.read_text())
+        groups = query_groups(data, val, fold)
+        missing = [g for g, files in groups.items() if files and g not in record]
+        if missing:  # a group added after the run was scored: score the saved model again
+            spec = "pretrained" if recipe == "pretrained" else str(run / "model.pt")
+            record.update(score_model(load_eval_model(spec), data, groups))
+            write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
         if recipe in BASELINES or not variants:
             return record
         return _add_variants(record, run, data, query_groups(data, val, fold), result_file)
@@ -144,6 +150,8 @@ def _add_variants(
 
 
 def _cell(values: list[float]) -> str:
+    if not values:
+        return "—"
     if len(values) > 1:
         return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
     return f"{values[0]:.3f}"
@@ -155,22 +163,26 @@ def _entries(rows: list[dict]) -> list[dict]:
     for r in rows:
         out.append({**r, "label": r["recipe"]})
         for name, scores in r.get("variants", {}).items():
-            out.append({**r, **scores, "label": f"{r['recipe']} @{name}"})
+            # a variant's own groups only (one scored before a group existed lacks it)
+            base = {k: v for k, v in r.items() if k not in GROUPS}
+            out.append({**base, **scores, "label": f"{r['recipe']} @{name}"})
     return out
 
 
 def report(rows: list[dict]) -> str:
     """Markdown: top-1 per group, mean ± sd over folds, with per-fold values."""
     lines = [
-        "| recipe | folds | seen top-1 | catalog-only top-1 | unseen top-1 | per fold "
-        "(seen / cat-only / unseen) | train min |",
-        "|---|---|---|---|---|---|---|",
+        "| recipe | folds | seen top-1 | seen (val) top-1 | catalog-only top-1 | unseen top-1 "
+        "| per fold (seen / val / cat-only / unseen) | train min |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     entries = _entries(rows)
     for label in dict.fromkeys(e["label"] for e in entries):
         runs = [e for e in entries if e["label"] == label]
-        cells = [_cell([r[g]["top1"] for r in runs]) for g in GROUPS]
-        per_fold = "; ".join(" / ".join(f"{r[g]['top1']:.3f}" for g in GROUPS) for r in runs)
+        cells = [_cell([r[g]["top1"] for r in runs if g in r]) for g in GROUPS]
+        per_fold = "; ".join(
+            " / ".join(f"{r[g]['top1']:.3f}" if g in r else "—" for g in GROUPS) for r in runs
+        )
         minutes = statistics.mean(r["train_seconds"] for r in runs) / 60
         lines.append(
             f"| {label} | {' '.join(str(r['fold']) for r in runs)} | {' | '.join(cells)} "

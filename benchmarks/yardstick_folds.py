@@ -117,12 +117,15 @@ def write_fold_dataset(data: Dataset, fold: Fold, out: str | os.PathLike) -> Pat
 
 
 def query_groups(data: Dataset, val: Dataset | None, fold: Fold) -> dict[str, list[Path]]:
-    """The fold's query photos per group (seen, catalog-only, unseen).
+    """The fold's query photos per group (seen, seen-val, catalog-only, unseen).
 
     ``val`` photos of trained products are seen queries; those of held-out products
-    join their product's group.
+    join their product's group. ``seen-val`` is the part of ``seen`` from ``val``: other
+    photos of the trained products taken apart from the training photos (the held-out
+    1 in 5 are near twins of photos that were trained on), so closer to what shoppers
+    send of a trained product.
     """
-    groups: dict[str, list[Path]] = {"seen": [], "catalog-only": [], "unseen": []}
+    groups: dict[str, list[Path]] = {"seen": [], "seen-val": [], "catalog-only": [], "unseen": []}
     for ds, is_val in ((data, False), (val, True)):
         if ds is None:
             continue
@@ -133,5 +136,6 @@ def query_groups(data: Dataset, val: Dataset | None, fold: Fold) -> dict[str, li
                 groups["unseen"] += p.photos
             elif is_val:
                 groups["seen"] += p.photos
+                groups["seen-val"] += p.photos
     groups["seen"] += [Path(f) for f in fold.seen_holdout]
     return groups

@@ -65,7 +65,7 @@ def test_train_config_from_an_old_run_keeps_head_only_pooling():
     old = TrainConfig(data="d", out="o").to_dict()
     del old["mid_features"]
     assert TrainConfig.from_dict(old).mid_features is False
-    assert TrainConfig(data="d", out="o").mid_features is True
+    assert TrainConfig(data="d", out="o").mid_features is False  # the default since session 10
 
 
 def test_input_size_sets_the_preprocessing_and_survives_a_checkpoint(tmp_path):

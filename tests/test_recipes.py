@@ -2,7 +2,7 @@
 
 import pytest
 
-from trainer.recipes import RECIPES, recipe_config
+from trainer.recipes import DEFAULT_RECIPE, RECIPES, recipe_config
 from trainer.train_config import TrainConfig, TrainConfigError
 
 
@@ -27,3 +27,35 @@ def test_fields_override_the_recipe_and_unknown_names_are_refused():
     assert recipe_config("plain", data="d", out="o", epochs=2).epochs == 2
     with pytest.raises(TrainConfigError, match="unknown recipe 'nope'"):
         recipe_config("nope", data="d", out="o")
+
+
+def test_the_defaults_are_the_default_recipe():
+    assert DEFAULT_RECIPE == "plain+memory"
+    default, named = (
+        TrainConfig(data="d", out="o"),
+        recipe_config(DEFAULT_RECIPE, data="d", out="o"),
+    )
+    assert default.to_dict() == named.to_dict()
+    assert (default.catalog_memory, default.isolate_simulated, default.catalog_only) == (
+        True,
+        True,
+        "skip",
+    )
+
+
+def test_the_old_default_stays_reproducible_as_robust_distill():
+    cfg = recipe_config("robust+distill", data="d", out="o")
+    assert (cfg.loss, cfg.multitask, cfg.mid_features, cfg.head_init) == (
+        "robust",
+        "distill",
+        True,
+        "probe",
+    )
+    assert (cfg.lr, cfg.head_lr_mult, cfg.warmup_fraction, cfg.epochs) == (3e-5, 3.0, 0.05, 6)
+    assert (cfg.products_per_batch, cfg.photos_per_product) == (10, 2)
+    assert (cfg.augment, cfg.catalog_only, cfg.simulated_fraction) == (
+        "simulator",
+        "simulate",
+        0.25,
+    )
+    assert (cfg.catalog_memory, cfg.isolate_simulated) == (True, False)

@@ -88,9 +88,40 @@ def test_query_groups(data, val):
     n_val_seen = 2 * (40 - 2 * PER_GROUP)
     assert len(groups["seen"]) == len(fold.seen_holdout) + n_val_seen
     assert len(groups["unseen"]) == PER_GROUP * (7 + 2)
+    assert len(groups["seen-val"]) == n_val_seen
+    assert set(groups["seen-val"]) <= set(groups["seen"])
+    assert {Path(f).parent.parent.parent for f in groups["seen-val"]} == {val.root}
 
 
 def test_too_few_products_is_a_clear_error(tmp_path):
     small = scan_dataset(_layout(tmp_path / "small", with_photos=10))
     with pytest.raises(DatasetError, match="at least 18 products with photos"):
         make_fold(small, 0)
+
+
+def test_a_run_scored_before_a_group_existed_is_scored_again(data, val, tmp_path, monkeypatch):
+    import json
+
+    import benchmarks.yardstick as yardstick
+
+    run = tmp_path / "out" / "plain" / "fold0"
+    run.mkdir(parents=True)
+    old = {"recipe": "plain", "fold": 0, "train_seconds": 60}
+    old.update({g: {"top1": 0.5} for g in ("seen", "catalog-only", "unseen")})
+    (run / "eval.json").write_text(json.dumps(old))
+    loaded, scored = [], []
+    monkeypatch.setattr(yardstick, "load_eval_model", lambda spec: loaded.append(spec) or spec)
+
+    def fake_score(model, data_, groups):
+        scored.append(sorted(g for g, files in groups.items() if files))
+        return {g: {"top1": 0.25} for g in groups}
+
+    monkeypatch.setattr(yardstick, "score_model", fake_score)
+    record = yardstick.run_fold("plain", 0, data, val, tmp_path / "out", {})
+    assert loaded == [str(run / "model.pt")]
+    assert scored == [["catalog-only", "seen", "seen-val", "unseen"]]
+    assert record["seen-val"] == {"top1": 0.25}
+    assert json.loads((run / "eval.json").read_text())["seen-val"] == {"top1": 0.25}
+    # scored once: the next call reads the file
+    yardstick.run_fold("plain", 0, data, val, tmp_path / "out", {})
+    assert len(scored) == 1

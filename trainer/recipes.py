@@ -1,13 +1,37 @@
 """Named training recipes: sets of TrainConfig settings compared in the yardstick.
 
-A recipe is a dict of :class:`~trainer.train_config.TrainConfig` fields that differ
-from its defaults. ``deepproduct train --recipe NAME`` starts from one; explicit
-flags still override it. ``benchmarks/yardstick.py`` trains and scores each one.
+A recipe is a dict of :class:`~trainer.train_config.TrainConfig` fields set on top of
+its defaults (which are the recipe ``DEFAULT_RECIPE``). ``deepproduct train --recipe
+NAME`` starts from one; explicit flags still override it. ``benchmarks/yardstick.py``
+trains and scores each one.
 """
 
 from __future__ import annotations
 
 from trainer.train_config import TrainConfig, TrainConfigError
+
+# The default before issue 17 (sessions 1-7): robust contrastive + distillation of the
+# ImageNet predictions, mid-level pooling, a probe-initialised head, the simulator as
+# augmentation and for the products without photos, 10 products x 2 photos, lr 3e-5.
+ROBUST_DISTILL = dict(
+    loss="robust",
+    products_per_batch=10,
+    photos_per_product=2,
+    simulated_fraction=0.25,
+    catalog_only="simulate",
+    isolate_simulated=False,
+    augment="simulator",
+    catalog_memory=True,
+    lr=3e-5,
+    head_lr_mult=3.0,
+    weight_decay=1e-4,
+    warmup_fraction=0.05,
+    freeze_bn=True,
+    multitask="distill",
+    mid_features=True,
+    head_init="probe",
+    epochs=6,
+)
 
 # The plain fine-tune of issue 17: in-batch softmax over the batch's catalog images,
 # 16 products x 3 photos, AdamW 2e-4 (head x10), 10 % warm-up, crop/flip/brightness
@@ -20,6 +44,7 @@ PLAIN = dict(
     photos_per_product=3,
     simulated_fraction=0.0,
     catalog_only="skip",
+    isolate_simulated=False,
     augment="crop-flip",
     catalog_memory=False,
     lr=2e-4,
@@ -33,12 +58,15 @@ PLAIN = dict(
     epochs=8,
 )
 
+# The recipe TrainConfig's defaults are (a test pins it).
+DEFAULT_RECIPE = "plain+memory"
+
 RECIPES: dict[str, dict] = {
     # the default before issue 17: robust contrastive + distillation, simulated
     # photos for the catalog-only products and in a quarter of the photo slots
-    "robust+distill": {},
-    "robust": dict(multitask="none"),
-    "contrastive": dict(loss="contrastive", multitask="none"),
+    "robust+distill": ROBUST_DISTILL,
+    "robust": {**ROBUST_DISTILL, "multitask": "none"},
+    "contrastive": {**ROBUST_DISTILL, "loss": "contrastive", "multitask": "none"},
     "plain": PLAIN,
     # the plain fine-tune, catalog-only products trained from simulated photos as the
     # old default did (the shortcut the issue measured)
@@ -51,8 +79,9 @@ RECIPES: dict[str, dict] = {
         "simulated_fraction": 0.25,
         "isolate_simulated": True,
     },
-    # the softmax over every catalog image (a memory refreshed every 20 steps) instead of
-    # the batch's 16; the products without photos stay out of the real photos' softmax
+    # the default since session 10: the softmax over every catalog image (a memory
+    # refreshed every 20 steps) instead of the batch's 16; the products without photos
+    # stay out of the real photos' softmax
     "plain+memory": {**PLAIN, "catalog_memory": True, "isolate_simulated": True},
     # the paper's two ideas inside the plain fine-tune: the relaxed positive penalty
     # (photos already matched with probability 0.9 cost nothing), and the multitask

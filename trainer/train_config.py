@@ -32,19 +32,21 @@ class TrainConfig:
     val: str | None = None
     backbone: str = "efficientnet-lite0"
     embedding_dim: int = 256
-    mid_features: bool = True  # also pool the penultimate block (ModelConfig.mid_features)
+    mid_features: bool = False  # also pool the penultimate block (ModelConfig.mid_features)
     input_size: int | None = None  # model input side; None: the backbone's (224 for Lite0)
-    head_init: str = "probe"  # "probe": linear probe on frozen features; "centered": random
-    # epochs and lr: measured on grocery in docs/training_experiments.md (6 epochs on 2
-    # cores: 17 min in bf16, 39 in fp32; val flat after epoch 3; lr 1e-4 drifted down after
-    # epoch 4, 3e-5 did not)
-    epochs: int = 6
-    products_per_batch: int = 10
-    photos_per_product: int = 2
-    simulated_fraction: float = 0.25
+    head_init: str = "centered"  # "probe": linear probe on frozen features; "centered": random
+    # The defaults are the recipe "plain+memory" of trainer/recipes.py, chosen on the
+    # yardstick (benchmarks/yardstick.py; docs/training_experiments.md, sessions 8-10):
+    # the in-batch softmax against every catalog image, crop/flip augmentation, no
+    # simulator, the products without photos left out of the loss. The old default
+    # (robust contrastive + distillation) is the recipe "robust+distill".
+    epochs: int = 8
+    products_per_batch: int = 16
+    photos_per_product: int = 3
+    simulated_fraction: float = 0.0
     photo_min_area: float = 0.6  # smallest area fraction of a real photo's random crop
     batches_per_epoch: int | None = None
-    loss: str = "robust"
+    loss: str = "softmax"
     softmax_temperature: float = 0.05  # loss "softmax": cosine logits / this
     softmax_margin: float = 0.0  # loss "softmax": additive cosine margin on the positive
     # loss "softmax": photos whose own product has at least this probability cost
@@ -53,9 +55,9 @@ class TrainConfig:
     # loss "softmax": simulated photos are scored in a softmax of their own, and real
     # photos never against the catalog images of products without real photos, so
     # that "looks simulated" cannot become the label of the catalog-only products
-    isolate_simulated: bool = False
-    augment: str = "simulator"
-    catalog_only: str = "simulate"
+    isolate_simulated: bool = True
+    augment: str = "crop-flip"
+    catalog_only: str = "skip"
     pos_margin: float | None = None  # None: the loss class's default
     neg_margin: float = 1.0
     pos_cap: float | None = None
@@ -64,15 +66,15 @@ class TrainConfig:
     photo_photo: bool = False
     catalog_memory: bool = True  # negatives from every catalog image, not only the batch's
     memory_refresh: int = 20  # steps between re-embeddings of the catalog memory
-    multitask: str = "distill"
+    multitask: str = "none"
     aux_data: str | None = None
     aux_batch: int = 16
     mt_weight: float = 1.0
     temperature: float = 2.0
-    lr: float = 3e-5
-    head_lr_mult: float = 3.0
+    lr: float = 2e-4
+    head_lr_mult: float = 10.0
     weight_decay: float = 1e-4
-    warmup_fraction: float = 0.05
+    warmup_fraction: float = 0.1
     freeze_bn: bool = True
     trainable_blocks: int | None = None  # None: every layer trains (full fine-tuning)
     # Exponential moving average of the weights (0: off). The average is what each
