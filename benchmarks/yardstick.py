@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--recipes",
         nargs="+",
-        default=["pretrained", "head-only", "plain"],
+        default=["pretrained", "head-only", "robust+distill", "plain", "plain+memory"],
         choices=[*BASELINES, *RECIPES],
         help="rows of the report (default: %(default)s)",
     )
