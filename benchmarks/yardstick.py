@@ -91,9 +91,9 @@ def run_fold(
     run = out / recipe.replace("+", "_") / f"fold{fold_index}"
     result_file = run / "eval.json"
     fold = make_fold(data, fold_index)
+    groups = query_groups(data, val, fold)
     if result_file.exists():
         record = json.loads(result_file.read_text())
-        groups = query_groups(data, val, fold)
         missing = [g for g, files in groups.items() if files and g not in record]
         if missing:  # a group added after the run was scored: score the saved model again
             spec = "pretrained" if recipe == "pretrained" else str(run / "model.pt")
@@ -101,7 +101,7 @@ def run_fold(
             write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
         if recipe in BASELINES or not variants:
             return record
-        return _add_variants(record, run, data, query_groups(data, val, fold), result_file)
+        return _add_variants(record, run, data, groups, result_file)
     train_dir = write_fold_dataset(data, fold, out / "folds" / f"fold{fold_index}")
     t0 = time.time()
     if recipe == "pretrained":
@@ -124,12 +124,12 @@ def run_fold(
         "fold": fold_index,
         "train_seconds": round(train_s),
         "overrides": overrides,
-        **score_model(model, data, query_groups(data, val, fold)),
+        **score_model(model, data, groups),
     }
     write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
     if recipe in BASELINES or not variants:
         return record
-    return _add_variants(record, run, data, query_groups(data, val, fold), result_file)
+    return _add_variants(record, run, data, groups, result_file)
 
 
 def _add_variants(
