@@ -59,3 +59,16 @@ def test_the_old_default_stays_reproducible_as_robust_distill():
         0.25,
     )
     assert (cfg.catalog_memory, cfg.isolate_simulated) == (True, False)
+
+
+def test_catalog_views_needs_the_softmax_and_the_memory():
+    cfg = recipe_config("plain+memory+catalog-views", data="d", out="o")
+    assert (cfg.catalog_only, cfg.catalog_memory, cfg.catalog_view_weight) == (
+        "catalog-views",
+        True,
+        1.0,
+    )
+    with pytest.raises(TrainConfigError, match="catalog-views"):
+        recipe_config("plain+memory+catalog-views", data="d", out="o", catalog_memory=False)
+    with pytest.raises(TrainConfigError, match="catalog_view_weight"):
+        TrainConfig(data="d", out="o", catalog_view_weight=-1.0)

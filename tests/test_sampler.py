@@ -108,3 +108,13 @@ def test_products_per_batch_capped_at_product_count():
 def test_bad_arguments(kw):
     with pytest.raises(ValueError):
         make(**kw)
+
+
+def test_photoless_catalog_only_draws_them_with_their_catalog_image_alone():
+    sampler = make(photoless_catalog_only=True, simulated_fraction=0.0, batches_per_epoch=30)
+    keys = [k for b in sampler for k in b]
+    assert {k.product for k in keys} == {0, 1, 2, 3, 4, 5}
+    assert [k.kind for k in keys if k.product == 2] and all(
+        k.kind == CATALOG for k in keys if k.product == 2
+    )
+    assert all(k.kind in (CATALOG, PHOTO) for k in keys)

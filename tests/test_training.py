@@ -236,3 +236,21 @@ def test_plain_recipe_with_isolated_simulated_photos_learns(tmp_path):
     assert after.top1 >= before.top1, (before, after)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert all(math.isfinite(e["pair"]) and e["pair"] > 0 for e in history)
+
+
+def test_catalog_views_recipe_trains_the_products_without_photos(tmp_path):
+    # two products without photos, drawn with their catalog image alone
+    root = generate_dataset(
+        tmp_path / "d", n_products=6, photos_per_product=3, seed=3, progress=False
+    )
+    for pid in sorted(p.name for p in (root / "photos").iterdir())[:2]:
+        shutil.rmtree(root / "photos" / pid)
+    cfg = recipe_config(
+        "plain+memory+catalog-views",
+        data=str(root),
+        out=str(tmp_path / "run"),
+        **{**TINY, "epochs": 2, "products_per_batch": 6},
+    )
+    train(cfg, progress=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert all(math.isfinite(e["pair"]) and e["pair"] > 0 for e in history)

@@ -87,8 +87,10 @@ def _add_train(p: argparse.ArgumentParser) -> None:
         "catalog_only": (
             str,
             f"products without photos: {', '.join(CATALOG_ONLY)} (simulate: trained from "
-            "simulated photos; skip: left out of the batches)",
+            "simulated photos; skip: left out of the batches; catalog-views: drawn with "
+            "their catalog image alone, every catalog image scored against the catalog)",
         ),
+        "catalog_view_weight": (float, "catalog-only catalog-views: weight of that term"),
         "warmup_fraction": (float, "fraction of the steps spent warming up the learning rate"),
         "negatives": (str, f"in-batch negative mining: {', '.join(NEGATIVE_MODES)}"),
         "multitask": (str, f"classification task beside the pair loss: {', '.join(MULTITASK)}"),

@@ -86,6 +86,15 @@ RECIPES: dict[str, dict] = {
     # the paper's two ideas inside the plain fine-tune: the relaxed positive penalty
     # (photos already matched with probability 0.9 cost nothing), and the multitask
     # term (ImageNet predictions distilled from the frozen pretrained network)
+    # every product trained, the catalog-only ones from their catalog image alone: each
+    # batch catalog image (augmented) told apart from the clean views of all catalog
+    # images (trainer.losses.catalog_views); real photos as in plain+memory
+    "plain+memory+catalog-views": {
+        **PLAIN,
+        "catalog_memory": True,
+        "isolate_simulated": True,
+        "catalog_only": "catalog-views",
+    },
     "plain+relax": {**PLAIN, "softmax_relax": 0.9},
     "plain+distill": {**PLAIN, "multitask": "distill"},
     "plain+mid": {**PLAIN, "mid_features": True},

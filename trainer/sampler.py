@@ -32,7 +32,9 @@ class ProductBatchSampler:
 
     A photo slot holds a simulated photo with probability ``simulated_fraction``,
     and always for a product without real photos (catalog-only training), unless
-    ``skip_photoless`` leaves such products out of the batches altogether.
+    ``skip_photoless`` leaves such products out of the batches altogether, or
+    ``photoless_catalog_only`` draws them with their catalog image alone (no photo
+    slots: the catalog-view term of ``trainer.losses.catalog_views`` trains them).
     Batches depend only on ``(seed, epoch, batch index, rank)``, so a resumed run
     sees exactly the batches an uninterrupted run would have seen.
 
@@ -45,6 +47,7 @@ class ProductBatchSampler:
         batches_per_epoch: default: enough batches to show every photo about once.
         seed: base seed.
         skip_photoless: draw only products that have real photos.
+        photoless_catalog_only: products without real photos get no photo slots.
         rank, world_size: distributed training: each rank draws its own batches.
     """
 
@@ -58,6 +61,7 @@ class ProductBatchSampler:
         batches_per_epoch: int | None = None,
         seed: int = 0,
         skip_photoless: bool = False,
+        photoless_catalog_only: bool = False,
         rank: int = 0,
         world_size: int = 1,
     ):
@@ -81,6 +85,7 @@ class ProductBatchSampler:
         self.P = min(products_per_batch, len(self.products))
         self.K = photos_per_product
         self.simulated_fraction = simulated_fraction
+        self.photoless_catalog_only = photoless_catalog_only
         n_slots = max(sum(self.photo_counts), len(self.products) * self.K)
         self.batches_per_epoch = batches_per_epoch or math.ceil(
             n_slots / (self.P * self.K * world_size)
@@ -113,6 +118,8 @@ class ProductBatchSampler:
         seeds = rng.integers(1, 2**31, size=self.K + 1)
         keys = [SampleKey(p, CATALOG, int(rng.integers(self.catalog_counts[p])), int(seeds[0]))]
         n_photos = self.photo_counts[p]
+        if n_photos == 0 and self.photoless_catalog_only:
+            return keys
         real = rng.permutation(n_photos) if n_photos else np.array([], dtype=int)
         if 0 < n_photos < self.K:
             real = rng.choice(n_photos, size=self.K, replace=True)

@@ -14,9 +14,11 @@ PRECISIONS = ("auto", "bf16", "fp32")
 # photo slots: "simulator" (augment_photo for real photos, mild catalog zoom for catalog
 # images) or "crop-flip" (trainer.crop_flip_augment, the same for photos and catalog)
 AUGMENTATIONS = ("simulator", "crop-flip")
-# products with a catalog image and no photos: trained from simulated photos, or left
-# out of the batches (they stay in the catalog memory, as negatives, if that is on)
-CATALOG_ONLY = ("simulate", "skip")
+# products with a catalog image and no photos: trained from simulated photos, left out
+# of the batches (they stay in the catalog memory, as negatives, if that is on), or
+# drawn with their catalog image alone, trained by the catalog-view term
+# (trainer.losses.catalog_views), which every product's catalog image takes part in
+CATALOG_ONLY = ("simulate", "skip", "catalog-views")
 
 
 class TrainConfigError(DeepProductError, ValueError):
@@ -58,6 +60,9 @@ class TrainConfig:
     isolate_simulated: bool = True
     augment: str = "crop-flip"
     catalog_only: str = "skip"
+    # catalog_only "catalog-views": weight of the term that scores each batch catalog
+    # image (augmented) against the clean views of every catalog image in the memory
+    catalog_view_weight: float = 1.0
     pos_margin: float | None = None  # None: the loss class's default
     neg_margin: float = 1.0
     pos_cap: float | None = None
@@ -102,6 +107,16 @@ class TrainConfig:
         if self.catalog_only not in CATALOG_ONLY:
             raise TrainConfigError(
                 f"catalog_only must be one of {CATALOG_ONLY}, got {self.catalog_only!r}"
+            )
+        if self.catalog_only == "catalog-views" and not (
+            self.loss == "softmax" and self.catalog_memory
+        ):
+            raise TrainConfigError(
+                "catalog_only 'catalog-views' needs loss 'softmax' and the catalog memory"
+            )
+        if self.catalog_view_weight < 0:
+            raise TrainConfigError(
+                f"catalog_view_weight must be >= 0, got {self.catalog_view_weight}"
             )
         if self.softmax_temperature <= 0:
             raise TrainConfigError(

@@ -280,6 +280,7 @@ def setup_run(cfg: TrainConfig, resume: bool, progress: bool) -> TrainingRun:
         batches_per_epoch=cfg.batches_per_epoch,
         seed=cfg.seed,
         skip_photoless=cfg.catalog_only == "skip",
+        photoless_catalog_only=cfg.catalog_only == "catalog-views",
         rank=rank,
         world_size=world,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from trainer.losses import CatalogSoftmaxLoss
+from trainer.losses import CatalogSoftmaxLoss, catalog_view_loss
 from trainer.train_config import TrainConfig
 from trainer.train_setup import TrainingRun, freeze_batchnorm
 
@@ -49,6 +49,15 @@ def train_step(
         l_pair = softmax_loss(
             run.pair_loss, emb_all, labels_all, photo_all, is_sim, run.has_photos, cfg
         )
+        if cfg.catalog_only == "catalog-views" and cfg.catalog_view_weight:
+            catalog = ~is_photo
+            l_pair = l_pair + cfg.catalog_view_weight * catalog_view_loss(
+                run.pair_loss,
+                emb[catalog],
+                labels[catalog],
+                run.memory.embeddings,
+                run.memory.labels,
+            )
         npos, nneg = 0, 0
     else:
         pairs = run.miner(emb_all.detach(), labels_all, photo_all)

@@ -1,7 +1,8 @@
-"""Pair losses (contrastive, robust contrastive), the catalog softmax and the multitask
-terms (distillation, auxiliary classification, none) added to them."""
+"""Pair losses (contrastive, robust contrastive), the catalog softmax and its catalog-view
+term, and the multitask terms (distillation, auxiliary classification, none) added to them."""
 
 from trainer.losses.catalog_softmax import CatalogSoftmaxLoss
+from trainer.losses.catalog_views import catalog_view_loss
 from trainer.losses.contrastive import ContrastiveLoss
 from trainer.losses.distillation import DistillationLoss
 from trainer.losses.multitask import AuxiliaryClassificationTerm, DistillationTerm, MultitaskTerm
@@ -15,4 +16,5 @@ __all__ = [
     "DistillationTerm",
     "MultitaskTerm",
     "RobustContrastiveLoss",
+    "catalog_view_loss",
 ]
