@@ -95,6 +95,20 @@ RECIPES: dict[str, dict] = {
         "isolate_simulated": True,
         "catalog_only": "catalog-views",
     },
+    # the paper's two ideas inside the default: the relaxed positive penalty, and the
+    # ImageNet predictions distilled from the frozen pretrained network
+    "plain+memory+relax": {
+        **PLAIN,
+        "catalog_memory": True,
+        "isolate_simulated": True,
+        "softmax_relax": 0.9,
+    },
+    "plain+memory+distill": {
+        **PLAIN,
+        "catalog_memory": True,
+        "isolate_simulated": True,
+        "multitask": "distill",
+    },
     "plain+relax": {**PLAIN, "softmax_relax": 0.9},
     "plain+distill": {**PLAIN, "multitask": "distill"},
     "plain+mid": {**PLAIN, "mid_features": True},
