@@ -20,8 +20,9 @@ command can be run again in a later session to add rows or folds::
 
 Besides the training recipes of ``trainer/recipes.py`` it knows ``pretrained``
 (un-tuned ImageNet features) and ``head-only`` (frozen backbone, fitted projection).
-The report (``OUT/yardstick.md``) is PyTorch float32; the shipped int8 model is
-scored by ``deepproduct evaluate``.
+The report (``OUT/yardstick.md``) is PyTorch float32; with ``--int8`` each trained run
+is also exported to int8 ``model.tflite`` and scored through the runtime
+(``benchmarks/yardstick_int8.py``), as the row ``<recipe> @int8 model.tflite``.
 """
 
 from __future__ import annotations
@@ -83,11 +84,13 @@ def run_fold(
     out: Path,
     overrides: dict,
     variants: bool = False,
+    int8: bool = False,
 ) -> dict:
     """Train (or resume) ``recipe`` on one fold and score it; cached in ``eval.json``.
 
     With ``variants`` the run's no-training variants (WiSE-FT, flipped catalog views)
-    are scored too, as extra rows (about 4 minutes a fold on 2 cores)."""
+    are scored too, as extra rows (about 4 minutes a fold on 2 cores); with ``int8`` its
+    exported int8 ``model.tflite`` (about 2 minutes a fold)."""
     run = out / recipe.replace("+", "_") / f"fold{fold_index}"
     result_file = run / "eval.json"
     fold = make_fold(data, fold_index)
@@ -99,9 +102,7 @@ def run_fold(
             spec = "pretrained" if recipe == "pretrained" else str(run / "model.pt")
             record.update(score_model(load_eval_model(spec), data, groups))
             write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
-        if recipe in BASELINES or not variants:
-            return record
-        return _add_variants(record, run, data, groups, result_file)
+        return _extra_rows(record, recipe, run, out, fold_index, data, groups, variants, int8)
     train_dir = write_fold_dataset(data, fold, out / "folds" / f"fold{fold_index}")
     t0 = time.time()
     if recipe == "pretrained":
@@ -127,9 +128,34 @@ def run_fold(
         **score_model(model, data, groups),
     }
     write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
-    if recipe in BASELINES or not variants:
+    return _extra_rows(record, recipe, run, out, fold_index, data, groups, variants, int8)
+
+
+def _extra_rows(
+    record: dict,
+    recipe: str,
+    run: Path,
+    out: Path,
+    fold_index: int,
+    data: Dataset,
+    groups: dict[str, list[Path]],
+    variants: bool,
+    int8: bool,
+) -> dict:
+    """Add the requested no-training variants and the int8 export's scores to ``record``."""
+    if recipe in BASELINES:
         return record
-    return _add_variants(record, run, data, groups, result_file)
+    result_file = run / "eval.json"
+    if variants:
+        record = _add_variants(record, run, data, groups, result_file)
+    # imported here: the export extra (converters, quantizer) is needed only with --int8
+    from benchmarks.yardstick_int8 import INT8, score_int8
+
+    if int8 and INT8 not in record.get("variants", {}):
+        calib = out / "folds" / f"fold{fold_index}"
+        record.setdefault("variants", {})[INT8] = score_int8(run, calib, data, groups)
+        write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
+    return record
 
 
 def _add_variants(
@@ -239,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also score each run's WiSE-FT and flipped-catalog variants (not consistent "
         "across folds in session 8, so off by default)",
     )
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="also export each trained run to int8 model.tflite and score it through the "
+        "runtime (the shipped form of the recipe)",
+    )
     args = p.parse_args(argv)
     data = scan_dataset(args.data, check_images=True)
     val = scan_dataset(args.val, require_photos=True) if args.val else None
@@ -248,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     for recipe in args.recipes:
         for k in args.folds:
             given = overrides if recipe not in BASELINES else {}
-            row = run_fold(recipe, k, data, val, out / _suffix(given), given, args.variants)
+            row = run_fold(
+                recipe, k, data, val, out / _suffix(given), given, args.variants, args.int8
+            )
             rows.append(row)
             print(
                 f"{recipe} fold {k}: "

@@ -125,3 +125,31 @@ def test_a_run_scored_before_a_group_existed_is_scored_again(data, val, tmp_path
     # scored once: the next call reads the file
     yardstick.run_fold("plain", 0, data, val, tmp_path / "out", {})
     assert len(scored) == 1
+
+
+def test_int8_rows_are_scored_once_and_reported(data, val, tmp_path, monkeypatch):
+    import json
+
+    import benchmarks.yardstick as yardstick
+    import benchmarks.yardstick_int8 as yardstick_int8
+
+    run = tmp_path / "out" / "plain" / "fold0"
+    run.mkdir(parents=True)
+    done = {"recipe": "plain", "fold": 0, "train_seconds": 60, "overrides": {}}
+    done.update(
+        {g: {"top1": 0.5, "queries": 9} for g in ("seen", "seen-val", "catalog-only", "unseen")}
+    )
+    (run / "eval.json").write_text(json.dumps(done))
+    calls = []
+
+    def fake_int8(run_, calib, data_, groups):
+        calls.append((run_, calib))
+        return {g: {"top1": 0.375} for g in groups if groups[g]}
+
+    monkeypatch.setattr(yardstick_int8, "score_int8", fake_int8)
+    record = yardstick.run_fold("plain", 0, data, val, tmp_path / "out", {}, int8=True)
+    assert calls == [(run, tmp_path / "out" / "folds" / "fold0")]
+    assert record["variants"][yardstick_int8.INT8]["unseen"] == {"top1": 0.375}
+    yardstick.run_fold("plain", 0, data, val, tmp_path / "out", {}, int8=True)
+    assert len(calls) == 1  # cached in eval.json
+    assert "| plain @int8 model.tflite | 0 | 0.375 |" in yardstick.report([record])
