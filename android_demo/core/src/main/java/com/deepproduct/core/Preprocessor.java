@@ -99,31 +99,43 @@ public final class Preprocessor {
         }
 
         // Horizontal pass: 8-bit intermediate, (rowHi - rowLo + 1) rows x n columns x RGB.
+        // Each source row's columns colLo..colHi are unpacked once (alpha over white) into
+        // planar R, G, B rows; the taps then read plain int arrays.
+        int colLo = wx == null ? plan.left : wx.first(plan.left);
+        int colHi = wx == null ? plan.left + n - 1 : colLo;
+        if (wx != null) {
+            for (int x = plan.left; x < plan.left + n; x++) {
+                colHi = Math.max(colHi, wx.first(x) + wx.weightsNoCopy(x).length - 1);
+            }
+        }
+        int cols = colHi - colLo + 1;
+        int[] red = new int[cols];
+        int[] green = new int[cols];
+        int[] blue = new int[cols];
         int rows = rowHi - rowLo + 1;
         int[] mid = new int[rows * n * 3];
-        int[] rgb = new int[3];
         for (int r = 0; r < rows; r++) {
-            int rowStart = (top + rowLo + r) * width + left;
-            for (int x = 0; x < n; x++) {
-                int o = (r * n + x) * 3;
+            int rowStart = (top + rowLo + r) * width + left + colLo;
+            unpackRow(argb, rowStart, cols, red, green, blue);
+            int o = r * n * 3;
+            for (int x = 0; x < n; x++, o += 3) {
                 int ox = plan.left + x;
                 if (wx == null) {
-                    toRgb(argb[rowStart + ox], rgb);
-                    mid[o] = rgb[0];
-                    mid[o + 1] = rgb[1];
-                    mid[o + 2] = rgb[2];
+                    mid[o] = red[ox - colLo];
+                    mid[o + 1] = green[ox - colLo];
+                    mid[o + 2] = blue[ox - colLo];
                     continue;
                 }
                 int[] q = wx.weightsNoCopy(ox);
-                int src = rowStart + wx.first(ox);
+                int src = wx.first(ox) - colLo;
                 int accR = HALF;
                 int accG = HALF;
                 int accB = HALF;
                 for (int t = 0; t < q.length; t++) {
-                    toRgb(argb[src + t], rgb);
-                    accR += q[t] * rgb[0];
-                    accG += q[t] * rgb[1];
-                    accB += q[t] * rgb[2];
+                    int w = q[t];
+                    accR += w * red[src + t];
+                    accG += w * green[src + t];
+                    accB += w * blue[src + t];
                 }
                 mid[o] = accR >> ResizeWeights.BITS;
                 mid[o + 1] = accG >> ResizeWeights.BITS;
@@ -131,25 +143,33 @@ public final class Preprocessor {
             }
         }
 
-        // Vertical pass.
-        byte[] out = new byte[n * n * 3];
+        // Vertical pass, a row at a time: each tap adds a whole intermediate row (sequential
+        // reads, a loop the JIT vectorises) to the output row's accumulators.
+        int rowLen = n * 3;
+        byte[] out = new byte[n * rowLen];
+        int[] acc = new int[rowLen];
         for (int y = 0; y < n; y++) {
             int oy = plan.top + y;
             if (wy == null) {
-                int from = (oy - rowLo) * n * 3;
-                for (int i = 0; i < n * 3; i++) {
-                    out[y * n * 3 + i] = (byte) mid[from + i];
+                int from = (oy - rowLo) * rowLen;
+                for (int i = 0; i < rowLen; i++) {
+                    out[y * rowLen + i] = (byte) mid[from + i];
                 }
                 continue;
             }
             int[] q = wy.weightsNoCopy(oy);
             int firstRow = wy.first(oy) - rowLo;
-            for (int i = 0; i < n * 3; i++) {
-                int acc = HALF;
-                for (int t = 0; t < q.length; t++) {
-                    acc += q[t] * mid[(firstRow + t) * n * 3 + i];
+            java.util.Arrays.fill(acc, HALF);
+            for (int t = 0; t < q.length; t++) {
+                int w = q[t];
+                int base = (firstRow + t) * rowLen;
+                for (int i = 0; i < rowLen; i++) {
+                    acc[i] += w * mid[base + i];
                 }
-                out[y * n * 3 + i] = (byte) (acc >> ResizeWeights.BITS);
+            }
+            int to = y * rowLen;
+            for (int i = 0; i < rowLen; i++) {
+                out[to + i] = (byte) (acc[i] >> ResizeWeights.BITS);
             }
         }
         return out;
@@ -172,6 +192,25 @@ public final class Preprocessor {
             out[i] = ((float) (rgb[i] & 0xFF) - mean[c]) / std[c];
         }
         return out;
+    }
+
+    /** {@code count} ARGB pixels from {@code argb[start]} to planar 8-bit R, G, B ({@link #toRgb}). */
+    private static void unpackRow(int[] argb, int start, int count, int[] red, int[] green,
+            int[] blue) {
+        int[] rgb = new int[3];
+        for (int i = 0; i < count; i++) {
+            int pixel = argb[start + i];
+            if (pixel >>> 24 == 255) {
+                red[i] = (pixel >> 16) & 0xFF;
+                green[i] = (pixel >> 8) & 0xFF;
+                blue[i] = pixel & 0xFF;
+            } else {
+                toRgb(pixel, rgb);
+                red[i] = rgb[0];
+                green[i] = rgb[1];
+                blue[i] = rgb[2];
+            }
+        }
     }
 
     /**
