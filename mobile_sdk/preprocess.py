@@ -288,7 +288,9 @@ class _Bands(NamedTuple):
 # Outputs per banded block: each block reads (outputs * scale + 2 * support) inputs, so
 # small blocks waste fewer multiplications on zero weights but make more BLAS calls.
 _BAND_OUTPUTS = 4
-_ROW_CHUNK = 256  # input rows converted to float32 and filtered per batch of products
+# Input rows widened to float32 and filtered per batch: 128 rows of a 1280-wide photo are
+# 2 MB, about the L2 cache (quiet machine, 1280x960: 4.1x the gather resize, 3.0x at 256).
+_ROW_CHUNK = 128
 
 
 @functools.lru_cache(maxsize=64)
