@@ -30,7 +30,7 @@ def test_fields_override_the_recipe_and_unknown_names_are_refused():
 
 
 def test_the_defaults_are_the_default_recipe():
-    assert DEFAULT_RECIPE == "plain+memory"
+    assert DEFAULT_RECIPE == "plain+memory+catalog-views"
     default, named = (
         TrainConfig(data="d", out="o"),
         recipe_config(DEFAULT_RECIPE, data="d", out="o"),
@@ -39,7 +39,7 @@ def test_the_defaults_are_the_default_recipe():
     assert (default.catalog_memory, default.isolate_simulated, default.catalog_only) == (
         True,
         True,
-        "skip",
+        "catalog-views",
     )
 
 

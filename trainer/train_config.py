@@ -37,11 +37,12 @@ class TrainConfig:
     mid_features: bool = False  # also pool the penultimate block (ModelConfig.mid_features)
     input_size: int | None = None  # model input side; None: the backbone's (224 for Lite0)
     head_init: str = "centered"  # "probe": linear probe on frozen features; "centered": random
-    # The defaults are the recipe "plain+memory" of trainer/recipes.py, chosen on the
-    # yardstick (benchmarks/yardstick.py; docs/training_experiments.md, sessions 8-10):
-    # the in-batch softmax against every catalog image, crop/flip augmentation, no
-    # simulator, the products without photos left out of the loss. The old default
-    # (robust contrastive + distillation) is the recipe "robust+distill".
+    # The defaults are the recipe "plain+memory+catalog-views" of trainer/recipes.py,
+    # chosen on the yardstick (benchmarks/yardstick.py; docs/training_experiments.md,
+    # sessions 8-11): the softmax of each photo against every catalog image, crop/flip
+    # augmentation, no simulator; the products without photos are trained from their
+    # catalog image alone, as every product's catalog image is (the catalog-view term).
+    # The old default (robust contrastive + distillation) is the recipe "robust+distill".
     epochs: int = 8
     products_per_batch: int = 16
     photos_per_product: int = 3
@@ -59,7 +60,7 @@ class TrainConfig:
     # that "looks simulated" cannot become the label of the catalog-only products
     isolate_simulated: bool = True
     augment: str = "crop-flip"
-    catalog_only: str = "skip"
+    catalog_only: str = "catalog-views"
     # catalog_only "catalog-views": weight of the term that scores each batch catalog
     # image (augmented) against the clean views of every catalog image in the memory
     catalog_view_weight: float = 1.0
@@ -112,7 +113,8 @@ class TrainConfig:
             self.loss == "softmax" and self.catalog_memory
         ):
             raise TrainConfigError(
-                "catalog_only 'catalog-views' needs loss 'softmax' and the catalog memory"
+                "catalog_only 'catalog-views' (the default) needs loss 'softmax' and the "
+                "catalog memory; otherwise choose --catalog-only skip or simulate"
             )
         if self.catalog_view_weight < 0:
             raise TrainConfigError(
