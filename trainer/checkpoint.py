@@ -60,7 +60,15 @@ def load_training_state(out_dir: str | os.PathLike) -> dict | None:
 
 
 def training_state(
-    model, optimizer, scheduler, cfg, epoch: int, history: list, init_state: dict, ema=None
+    model,
+    optimizer,
+    scheduler,
+    cfg,
+    epoch: int,
+    history: list,
+    init_state: dict,
+    ema=None,
+    memory=None,
 ) -> dict:
     """What :data:`STATE_FILE` holds after ``epoch``: enough to resume bit for bit.
 
@@ -71,6 +79,8 @@ def training_state(
         history: the per-epoch records so far.
         init_state: the starting weights, for WiSE-FT after a resume.
         ema: the weights' moving average, if the run keeps one.
+        memory: the catalog memory, if the run keeps one (its embeddings are as stale as
+            they were at the end of the epoch; a resume must start from the same ones).
     """
     state = {
         **model_payload(model),
@@ -85,6 +95,8 @@ def training_state(
     }
     if ema is not None:
         state["ema_state_dict"] = ema.state_dict()
+    if memory is not None and memory.embeddings is not None:
+        state["catalog_memory"] = memory.embeddings.detach().cpu().clone()
     return state
 
 

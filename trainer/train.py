@@ -134,6 +134,7 @@ def _train_epoch(run: TrainingRun, epoch: int, progress: bool) -> None:
         run.history,
         run.init_state,
         run.ema,
+        run.memory,
     )
     save_atomic(state, run.out / STATE_FILE)
     msg = (

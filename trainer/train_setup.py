@@ -320,6 +320,8 @@ def setup_run(cfg: TrainConfig, resume: bool, progress: bool) -> TrainingRun:
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         restore_rng_state(saved["rng"])
+        if memory is not None and "catalog_memory" in saved:
+            memory.embeddings = saved["catalog_memory"].to(device)
         history = json.loads(saved["history"])
         start_epoch = int(saved["epoch"]) + 1
         if is_main:
