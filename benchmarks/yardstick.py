@@ -245,7 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--recipes",
         nargs="+",
-        default=["pretrained", "head-only", "robust+distill", "plain", "plain+memory"],
+        default=[
+            "pretrained",
+            "head-only",
+            "robust+distill",
+            "plain",
+            "plain+memory",
+            "plain+memory+catalog-views",
+        ],
         choices=[*BASELINES, *RECIPES],
         help="rows of the report (default: %(default)s)",
     )
