@@ -37,11 +37,10 @@ from pathlib import Path
 import torch
 
 from benchmarks.eval_variants import FLIP_INDEX, WEIGHTS, FlipAveraged, weights_model
-from benchmarks.yardstick_folds import make_fold, query_groups, write_fold_dataset
+from benchmarks.yardstick_folds import make_fold, query_groups, rank_groups, write_fold_dataset
 from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
 from mobile_sdk.errors import run_reporting_errors
-from mobile_sdk.retrieval_metrics import retrieval_metrics
 from trainer.evaluate import embed_files, load_eval_model
 from trainer.head_only import train_head_only
 from trainer.recipes import RECIPES, recipe_config
@@ -60,19 +59,13 @@ def score_model(
     Returns:
         ``{group: metrics}``, and with ``flip_index`` ``{"": {...}, FLIP_INDEX: {...}}``.
     """
-    gallery_files = [f for p in data.products for f in p.catalog]
-    gallery_ids = [p.product_id for p in data.products for _ in p.catalog]
+    gallery_files, gallery_ids = data.gallery()
     galleries = {"": embed_files(model, gallery_files, desc="catalog")}
     if flip_index:
         galleries[FLIP_INDEX] = embed_files(FlipAveraged(model), gallery_files, desc="flipped")
-    out: dict[str, dict] = {name: {} for name in galleries}
-    for name, files in groups.items():
-        if not files:
-            continue
-        queries = embed_files(model, files, desc=name)
-        ids = [Path(f).parent.name for f in files]
-        for view, gallery in galleries.items():
-            out[view][name] = retrieval_metrics(queries, ids, gallery, gallery_ids).to_dict()
+    out = rank_groups(
+        lambda files, name: embed_files(model, files, desc=name), galleries, gallery_ids, groups
+    )
     return out if flip_index else out[""]
 
 
@@ -95,6 +88,7 @@ def run_fold(
     result_file = run / "eval.json"
     fold = make_fold(data, fold_index)
     groups = query_groups(data, val, fold)
+    fold_dir = out / "folds" / f"fold{fold_index}"  # the fold's training set
     if result_file.exists():
         record = json.loads(result_file.read_text())
         missing = [g for g, files in groups.items() if files and g not in record]
@@ -102,8 +96,8 @@ def run_fold(
             spec = "pretrained" if recipe == "pretrained" else str(run / "model.pt")
             record.update(score_model(load_eval_model(spec), data, groups))
             write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
-        return _extra_rows(record, recipe, run, out, fold_index, data, groups, variants, int8)
-    train_dir = write_fold_dataset(data, fold, out / "folds" / f"fold{fold_index}")
+        return _extra_rows(record, recipe, run, fold_dir, data, groups, variants, int8)
+    train_dir = write_fold_dataset(data, fold, fold_dir)
     t0 = time.time()
     if recipe == "pretrained":
         model_spec = "pretrained"
@@ -128,15 +122,14 @@ def run_fold(
         **score_model(model, data, groups),
     }
     write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
-    return _extra_rows(record, recipe, run, out, fold_index, data, groups, variants, int8)
+    return _extra_rows(record, recipe, run, fold_dir, data, groups, variants, int8)
 
 
 def _extra_rows(
     record: dict,
     recipe: str,
     run: Path,
-    out: Path,
-    fold_index: int,
+    fold_dir: Path,
     data: Dataset,
     groups: dict[str, list[Path]],
     variants: bool,
@@ -148,13 +141,13 @@ def _extra_rows(
     result_file = run / "eval.json"
     if variants:
         record = _add_variants(record, run, data, groups, result_file)
-    # imported here: the export extra (converters, quantizer) is needed only with --int8
-    from benchmarks.yardstick_int8 import INT8, score_int8
+    if int8:
+        # imported here: the export extra (converters, quantizer) is needed only with --int8
+        from benchmarks.yardstick_int8 import INT8, score_int8
 
-    if int8 and INT8 not in record.get("variants", {}):
-        calib = out / "folds" / f"fold{fold_index}"
-        record.setdefault("variants", {})[INT8] = score_int8(run, calib, data, groups)
-        write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
+        if INT8 not in record.get("variants", {}):
+            record.setdefault("variants", {})[INT8] = score_int8(run, fold_dir, data, groups)
+            write_text_atomic(result_file, json.dumps(record, indent=2) + "\n")
     return record
 
 

@@ -1,4 +1,5 @@
-"""The yardstick's folds: which products and photos each training run may see.
+"""The yardstick's folds: which products and photos each training run may see, and how
+a fold's query groups are ranked against the whole catalog.
 
 One fold holds out 16 of the products that have photos: 8 keep only their catalog
 image in training ("catalog-only"), 8 are removed entirely ("unseen"). Of every
@@ -15,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from mobile_sdk.dataset_layout import Dataset
 from mobile_sdk.errors import DatasetError
+from mobile_sdk.retrieval_metrics import retrieval_metrics
 
 FOLD_SEED = 17  # the product permutation the folds are cut from
 PER_GROUP = 8  # catalog-only and unseen products per fold
@@ -139,3 +142,29 @@ def query_groups(data: Dataset, val: Dataset | None, fold: Fold) -> dict[str, li
                 groups["seen-val"] += p.photos
     groups["seen"] += [Path(f) for f in fold.seen_holdout]
     return groups
+
+
+def rank_groups(
+    embed: Callable[[list[Path], str], np.ndarray],
+    galleries: dict[str, np.ndarray],
+    gallery_ids: list[str],
+    groups: dict[str, list[Path]],
+) -> dict[str, dict[str, dict]]:
+    """Top-1/top-5/mAP of each non-empty query group, every query ranked against each of
+    ``galleries`` (embeddings of the whole catalog, rows labelled by ``gallery_ids``).
+
+    Args:
+        embed: ``(files, name) -> (N, D) float32`` embeddings of a group's photos.
+
+    Returns:
+        ``{gallery name: {group: metrics}}``; each group's photos are embedded once.
+    """
+    out: dict[str, dict[str, dict]] = {name: {} for name in galleries}
+    for name, files in groups.items():
+        if not files:
+            continue
+        queries = embed(files, name)
+        ids = [Path(f).parent.name for f in files]
+        for view, gallery in galleries.items():
+            out[view][name] = retrieval_metrics(queries, ids, gallery, gallery_ids).to_dict()
+    return out

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.yardstick_folds import rank_groups
 from export.pipeline import SHIPPED, ExportOptions, export_checkpoint
 from mobile_sdk.dataset_layout import Dataset
 from mobile_sdk.embedder import Embedder
 from mobile_sdk.evaluate import embed_files
-from mobile_sdk.retrieval_metrics import retrieval_metrics
 
 INT8 = "int8 model.tflite"
 
@@ -34,15 +34,10 @@ def score_int8(run: Path, calib: Path, data: Dataset, groups: dict[str, list[Pat
         CheckpointError, CalibrationError, ConversionError: the export failed.
         ImageLoadError: a query or catalog image cannot be loaded.
     """
-    gallery_files = [f for p in data.products for f in p.catalog]
-    gallery_ids = [p.product_id for p in data.products for _ in p.catalog]
+    gallery_files, gallery_ids = data.gallery()
     with Embedder.from_model_path(export_run(run, calib)) as embedder:
-        gallery = embed_files(embedder, gallery_files, desc="catalog int8").astype(np.float32)
-        out = {}
-        for name, files in groups.items():
-            if not files:
-                continue
-            queries = embed_files(embedder, files, desc=f"{name} int8").astype(np.float32)
-            ids = [Path(f).parent.name for f in files]
-            out[name] = retrieval_metrics(queries, ids, gallery, gallery_ids).to_dict()
-    return out
+
+        def embed(files: list[Path], name: str) -> np.ndarray:
+            return embed_files(embedder, files, desc=f"{name} int8").astype(np.float32)
+
+        return rank_groups(embed, {"": embed(gallery_files, "catalog")}, gallery_ids, groups)[""]
