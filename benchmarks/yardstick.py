@@ -59,6 +59,7 @@ def score_model(
     Returns:
         ``{group: metrics}``, and with ``flip_index`` ``{"": {...}, FLIP_INDEX: {...}}``.
     """
+    model = model.to("cuda" if torch.cuda.is_available() else "cpu")
     gallery_files, gallery_ids = data.gallery()
     galleries = {"": embed_files(model, gallery_files, desc="catalog")}
     if flip_index:
@@ -67,6 +68,11 @@ def score_model(
         lambda files, name: embed_files(model, files, desc=name), galleries, gallery_ids, groups
     )
     return out if flip_index else out[""]
+
+
+def run_folder(out: Path, recipe: str, fold_index: int) -> Path:
+    """Where ``run_fold`` keeps one recipe's run on one fold (``eval.json`` inside)."""
+    return out / recipe.replace("+", "_") / f"fold{fold_index}"
 
 
 def run_fold(
@@ -84,7 +90,7 @@ def run_fold(
     With ``variants`` the run's no-training variants (WiSE-FT, flipped catalog views)
     are scored too, as extra rows (about 4 minutes a fold on 2 cores); with ``int8`` its
     exported int8 ``model.tflite`` (about 2 minutes a fold)."""
-    run = out / recipe.replace("+", "_") / f"fold{fold_index}"
+    run = run_folder(out, recipe, fold_index)
     result_file = run / "eval.json"
     fold = make_fold(data, fold_index)
     groups = query_groups(data, val, fold)
@@ -104,7 +110,10 @@ def run_fold(
     elif recipe == "head-only":
         model_spec = str(train_head_only(str(train_dir), str(run), seed=fold_index))
     else:
-        cfg = recipe_config(recipe, data=str(train_dir), out=str(run), seed=fold_index, **overrides)
+        # the training seed is the fold index, plus the seed a --set gives
+        seed = overrides.get("seed", 0) + fold_index
+        fields = {**overrides, "data": str(train_dir), "out": str(run), "seed": seed}
+        cfg = recipe_config(recipe, **fields)
         train(cfg, resume=True)
         model_spec = str(run / "model.pt")
     history = run / "history.json"
@@ -257,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="override a TrainConfig field of every trained recipe (e.g. epochs=4); the "
-        "run folder gets a suffix naming it",
+        "run folder gets a suffix naming it. seed=S trains fold k with seed S + k (a "
+        "repeat of every fold with other random draws)",
     )
     p.add_argument(
         "--variants",
@@ -281,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in args.folds:
             given = overrides if recipe not in BASELINES else {}
             row = run_fold(
-                recipe, k, data, val, out / _suffix(given), given, args.variants, args.int8
+                recipe, k, data, val, out / suffix(given), given, args.variants, args.int8
             )
             rows.append(row)
             print(
@@ -296,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _suffix(overrides: dict) -> str:
+def suffix(overrides: dict) -> str:
+    """The sub-folder of OUT for the runs of one set of --set overrides."""
     return ",".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "."
 
 

@@ -34,12 +34,17 @@ def load_eval_model(spec: str | os.PathLike) -> nn.Module:
 def embed_files(
     model: nn.Module,
     files: Sequence[Path],
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     batch_size: int = 32,
     progress: bool = True,
     desc: str = "embedding",
 ) -> np.ndarray:
-    """Embed image files with the runtime's exact preprocessing; (N, D) float32."""
+    """Embed image files with the runtime's exact preprocessing; (N, D) float32.
+
+    ``device`` None: the device the model's weights are on.
+    """
+    if device is None:
+        device = next(model.parameters()).device
     model.eval()
     config = model.preprocess
     out = []
