@@ -30,7 +30,7 @@ def test_fields_override_the_recipe_and_unknown_names_are_refused():
 
 
 def test_the_defaults_are_the_default_recipe():
-    assert DEFAULT_RECIPE == "plain+memory+catalog-views"
+    assert DEFAULT_RECIPE == "plain+memory+catalog-views+288"
     default, named = (
         TrainConfig(data="d", out="o"),
         recipe_config(DEFAULT_RECIPE, data="d", out="o"),
@@ -41,6 +41,10 @@ def test_the_defaults_are_the_default_recipe():
         True,
         "catalog-views",
     )
+    assert default.input_size == 288
+    # the plain fine-tune and the old default stay at the backbone's 224
+    assert recipe_config("plain", data="d", out="o").input_size is None
+    assert recipe_config("robust+distill", data="d", out="o").input_size is None
 
 
 def test_the_old_default_stays_reproducible_as_robust_distill():
