@@ -62,7 +62,8 @@ ablation: venv
 
 # The issue-17 yardstick: seen / catalog-only / unseen products, every query ranked against
 # the whole catalog, 2 folds per recipe (hours on 2 cores; resumable, reuses finished runs).
-RECIPES ?= pretrained head-only robust+distill plain plain+memory plain+memory+catalog-views
+RECIPES ?= pretrained head-only robust+distill plain plain+memory plain+memory+catalog-views \
+	plain+memory+catalog-views+288
 FOLDS   ?= 0 1
 yardstick: venv
 	$(BIN)/python benchmarks/yardstick.py --data $(or $(DATA),../shared/data/grocery/train) \

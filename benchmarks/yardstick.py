@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             "plain",
             "plain+memory",
             "plain+memory+catalog-views",
+            "plain+memory+catalog-views+288",
         ],
         choices=[*BASELINES, *RECIPES],
         help="rows of the report (default: %(default)s)",
