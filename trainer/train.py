@@ -22,6 +22,7 @@ from mobile_sdk.atomic_file import write_text_atomic
 from mobile_sdk.dataset_layout import Dataset
 from trainer.checkpoint import MODEL_FILE, STATE_FILE, save_atomic, save_model, training_state
 from trainer.evaluate import evaluate_model
+from trainer.heap_reuse import keep_freed_memory
 from trainer.model import EmbeddingNet
 from trainer.train_config import TrainConfig
 from trainer.train_setup import (
@@ -76,6 +77,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> dict
             a checkpoint write failed (disk full); the previous checkpoint is intact.
         ResumeError: ``resume`` with settings that differ from the saved run.
     """
+    keep_freed_memory()  # every step re-uses its activation pages (trainer/heap_reuse.py)
     run = setup_run(cfg, resume, progress)
     t_run = time.time()
     for epoch in range(run.start_epoch, cfg.epochs):
