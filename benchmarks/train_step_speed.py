@@ -19,6 +19,7 @@ import torch
 
 from trainer.heap_reuse import keep_freed_memory
 from trainer.model import EmbeddingNet, ModelConfig
+from trainer.train_setup import freeze_batchnorm
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,9 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     model = EmbeddingNet(ModelConfig(input_size=args.input_size, mid_features=False))
     model = model.train().to(memory_format=torch.channels_last)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.eval()
+    freeze_batchnorm(model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.randn(args.batch, 3, args.input_size, args.input_size)
     x = x.contiguous(memory_format=torch.channels_last)

@@ -3,8 +3,9 @@
 PyTorch's CPU tensors come from ``malloc``. glibc serves every block above its mmap
 threshold (at most 32 MiB) with a fresh ``mmap`` and returns it with ``munmap`` on free,
 so each training step faults in, and the kernel zeroes, every activation and gradient
-page again: at input 288 and batch 64, about 27 GB of 4 KiB page faults per step and a
-third of the CPU time in the kernel (measured in session 13, docs/training_experiments.md).
+page again: at input 288 and batch 64, 3.9 million 4 KiB page faults per step
+(``python -m benchmarks.train_step_speed``) and a quarter of a real training run's CPU
+time in the kernel (session 13, docs/training_experiments.md).
 Telling glibc to serve large blocks from the heap and not to trim it keeps those pages
 mapped from one step to the next, which is what jemalloc or tcmalloc do when preloaded,
 without a library that a clean machine lacks.
@@ -33,7 +34,8 @@ def keep_freed_memory() -> bool:
     """Ask glibc to serve every block from the heap and never give freed pages back.
 
     Idempotent; a process-wide setting from this call on (blocks already mapped are
-    unaffected). Peak memory stays the training step's peak: the same blocks are reused.
+    unaffected). Freed pages stay resident, so peak RSS grows (6.8 -> 9.6 GB for the
+    default at 288 on the grocery data).
 
     Returns:
         Whether the setting is active (False off glibc or with ``DEEPPRODUCT_HEAP_REUSE=0``).
