@@ -31,6 +31,16 @@ def _add_index(p: argparse.ArgumentParser) -> None:
         default="int8",
         help="int8 is ~4x smaller and what the Android demo uses (default)",
     )
+    p.add_argument(
+        "--extra-crop",
+        type=float,
+        action="append",
+        default=[],
+        metavar="F",
+        help="also index each catalog image with centre crop F in (0, 1] (1.0: the whole "
+        "image), one more row per image; repeatable. Measured: --extra-crop 1.0 adds about "
+        "2 points top-1 on products trained without photos, for twice the rows (README)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -42,13 +52,16 @@ def _run_index(args: argparse.Namespace) -> int:
     check_writable_dir(Path(args.out).parent)
     with Embedder.from_model_path(args.model) as embedder:
         index = ProductIndex.build(
-            embedder, args.catalog, dtype=args.dtype, progress=not args.quiet
+            embedder,
+            args.catalog,
+            dtype=args.dtype,
+            progress=not args.quiet,
+            extra_crops=args.extra_crop,
         )
     index.save(args.out)
-    print(
-        f"indexed {len(index.product_ids)} products ({len(index)} images, {args.dtype}) "
-        f"-> {args.out}"
-    )
+    views = 1 + len(args.extra_crop)
+    rows = f"{len(index)} images" if views == 1 else f"{len(index) // views} images x {views} views"
+    print(f"indexed {len(index.product_ids)} products ({rows}, {args.dtype}) -> {args.out}")
     return 0
 
 

@@ -11,6 +11,7 @@ onnxruntime when it is installed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from mobile_sdk.errors import DeepProductError
 from mobile_sdk.image_io import ImageSource
 from mobile_sdk.model_metadata import ModelMetadata, read_model_metadata
 from mobile_sdk.preprocess import preprocess
+from mobile_sdk.preprocess_config import PreprocessConfig
 
 QUANTIZE_SCALE = 128.0
 
@@ -134,7 +136,12 @@ class Embedder:
         """The model file."""
         return self._path
 
-    def embed(self, image: ImageSource, roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    def embed(
+        self,
+        image: ImageSource,
+        roi: tuple[int, int, int, int] | None = None,
+        crop_fraction: float | None = None,
+    ) -> np.ndarray:
         """Embed one image.
 
         Args:
@@ -142,28 +149,50 @@ class Embedder:
                 preprocessed by ``mobile_sdk.preprocess.preprocess`` (EXIF
                 orientation, ROI, resize, crop, normalisation from the metadata).
             roi: optional ``(left, top, width, height)`` region of the oriented image.
+            crop_fraction: the centre crop's share of the short side, instead of the
+                metadata's (e.g. 1.0: the whole square of a square image). For extra
+                index views of catalog images (``ProductIndex.build(extra_crops=...)``);
+                queries use the metadata's.
 
         Returns:
             A (D,) float32 vector, or int8 with ``options.quantize``.
 
         Raises:
             ImageLoadError: the image cannot be loaded.
-            ValueError: the ROI is malformed or outside the image.
+            ValueError: the ROI is malformed or outside the image, or ``crop_fraction``
+                is not in (0, 1].
         """
-        x = preprocess(image, self._metadata.preprocess, roi=roi)
+        x = preprocess(image, self.preprocess_config(crop_fraction), roi=roi)
         return self.embed_input(x[None])[0]
 
-    def embed_batch(self, images: Iterable[ImageSource]) -> np.ndarray:
+    def embed_batch(
+        self, images: Iterable[ImageSource], crop_fraction: float | None = None
+    ) -> np.ndarray:
         """Embed several images: (N, D) float32 (int8 with ``quantize``), in order.
+
+        Args:
+            images: what :meth:`embed` accepts, one after another.
+            crop_fraction: as for :meth:`embed`.
 
         Raises:
             The errors of :meth:`embed`.
         """
-        rows = [self.embed(image) for image in images]
+        rows = [self.embed(image, crop_fraction=crop_fraction) for image in images]
         if not rows:
             dtype = np.int8 if self._options.quantize else np.float32
             return np.zeros((0, self._metadata.embedding_dim), dtype)
         return np.stack(rows)
+
+    def preprocess_config(self, crop_fraction: float | None = None) -> PreprocessConfig:
+        """The metadata's preprocessing, with ``crop_fraction`` replaced when given.
+
+        Raises:
+            ValueError: ``crop_fraction`` is not a number in (0, 1].
+        """
+        config = self._metadata.preprocess
+        if crop_fraction is None:
+            return config
+        return dataclasses.replace(config, crop_fraction=crop_fraction)
 
     def embed_input(self, inputs: np.ndarray) -> np.ndarray:
         """Embed already-preprocessed model inputs (for tools that reuse one batch).

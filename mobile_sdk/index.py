@@ -118,8 +118,11 @@ class EmbedderLike(Protocol):
         """Length of the embeddings."""
         ...
 
-    def embed_batch(self, images: Iterable[str | os.PathLike]) -> np.ndarray:
-        """Embed images (paths) into an (N, D) array, in order."""
+    def embed_batch(
+        self, images: Iterable[str | os.PathLike], crop_fraction: float | None = None
+    ) -> np.ndarray:
+        """Embed images (paths) into an (N, D) array, in order; ``crop_fraction``
+        (passed only for ``build``'s ``extra_crops``) replaces the model's centre crop."""
         ...
 
 
@@ -403,8 +406,9 @@ class ProductIndex:
         dtype: str = "float32",
         progress: bool = True,
         batch_size: int = 32,
+        extra_crops: Sequence[float] = (),
     ) -> ProductIndex:
-        """Embed every catalog image of a dataset and index it (one row per image).
+        """Embed every catalog image of a dataset and index it (one row per image and view).
 
         Args:
             embedder: anything with ``fingerprint``, ``embedding_dim`` and
@@ -413,21 +417,27 @@ class ProductIndex:
             dtype: ``"float32"`` or ``"int8"``.
             progress: show a tqdm progress bar.
             batch_size: images per ``embed_batch`` call.
+            extra_crops: more views of each catalog image, as centre-crop fractions
+                in (0, 1] used instead of the model's (1.0: the whole square image);
+                each adds one row per image. ``()``: the model's crop only.
 
         Returns:
             The index; rows follow ``scan_dataset`` order (products sorted by id,
-            their images sorted by path).
+            their images sorted by path; an image's extra views right after it).
 
         Raises:
             DatasetError: the folder is not in the standard layout.
             IndexFormatError: a product folder's name is not a valid id (not UTF-8, or
-                over ``MAX_ID_BYTES``); checked before any image is embedded.
+                over ``MAX_ID_BYTES``), or ``extra_crops`` holds a value outside (0, 1]
+                or a repeat; checked before any image is embedded.
             VectorError: the embedder returned a bad embedding (the message names the image).
             ImageLoadError: an image cannot be read (from the embedder).
         """
         from mobile_sdk.catalog_index import build_catalog_index
 
-        return build_catalog_index(cls, embedder, catalog_dir, dtype, progress, batch_size)
+        return build_catalog_index(
+            cls, embedder, catalog_dir, dtype, progress, batch_size, extra_crops
+        )
 
     # ------------------------------------------------------------------ searching
 

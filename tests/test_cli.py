@@ -40,6 +40,29 @@ def test_index_search_round_trip(exported, tmp_path):
     assert len(hits) == 2 and hits[0]["score"] >= hits[1]["score"]
 
 
+def test_index_with_extra_crop_views(exported, tmp_path):
+    from mobile_sdk.embedder import Embedder
+    from mobile_sdk.index import ProductIndex
+
+    model = exported.dist / "model.tflite"
+    index = tmp_path / "views.dpi"
+    r = cli("index", "--model", model, "--catalog", exported.data, "--out", index,
+            "--extra-crop", "1.0", "--quiet")  # fmt: skip
+    views = ProductIndex.load(index)
+    images = len(views) // 2
+    assert f"indexed 4 products ({images} images x 2 views, int8)" in r.stdout
+    catalog = sorted((exported.data / "catalog").glob("*/*"))
+    assert images == len(catalog)
+    with Embedder.from_model_path(model) as embedder:
+        first = ProductIndex(embedder.embedding_dim, embedder.fingerprint, "int8")
+        first.add(catalog[0].parent.name, embedder.embed(catalog[0], crop_fraction=1.0))
+    assert (views.vectors[1] == first.vectors[0]).all()  # image 0's whole-image row
+    r = cli("index", "--model", model, "--catalog", exported.data, "--out", tmp_path / "x.dpi",
+            "--extra-crop", "0", check=False)  # fmt: skip
+    assert r.returncode == 2 and "extra crop fraction must be in (0, 1], got 0.0" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "x.dpi").exists()
+
+
 def test_search_reports_bad_image_and_continues(exported, tmp_path):
     index = tmp_path / "catalog.dpi"
     model = exported.dist / "model.tflite"

@@ -193,6 +193,25 @@ def test_embed_accepts_every_image_source(small, photo):
         np.testing.assert_array_equal(batch[1], from_path)
 
 
+def test_crop_fraction_replaces_the_metadata_crop(small, photo):
+    import dataclasses
+
+    from mobile_sdk.preprocess import preprocess
+
+    with Embedder.from_model_path(small.dist / "model.tflite") as embedder:
+        config = embedder.metadata.preprocess
+        assert embedder.preprocess_config() == config
+        assert config.crop_fraction != 1.0  # else the test below shows nothing
+        whole = embedder.embed(photo, crop_fraction=1.0)
+        full_config = dataclasses.replace(config, crop_fraction=1.0)
+        expected = embedder.embed_input(preprocess(photo, full_config)[None])[0]
+        np.testing.assert_array_equal(whole, expected)
+        assert not np.array_equal(whole, embedder.embed(photo))
+        np.testing.assert_array_equal(embedder.embed_batch([photo], crop_fraction=1.0)[0], whole)
+        with pytest.raises(ValueError, match="crop_fraction must satisfy 0 < x <= 1"):
+            embedder.embed(photo, crop_fraction=1.5)
+
+
 def test_embed_applies_exif_orientation(small, photo):
     # Orientation 6 = "rotate 90 degrees clockwise to display"
     rng = np.random.default_rng(0)

@@ -456,12 +456,15 @@ class ColourEmbedder:
         self.zero_for = zero_for
         self.calls = 0
 
-    def embed_batch(self, images):
+    def embed_batch(self, images, crop_fraction=None):
+        """The mean colour; with ``crop_fraction`` (an extra view) its last component
+        is the crop fraction instead of 0.1, so a test can tell the views apart."""
         self.calls += 1
         rows = []
         for path in images:
             rgb = np.asarray(Image.open(path).convert("RGB"), np.float32).mean(axis=(0, 1))
-            row = np.append(rgb / 255.0, 0.1).astype(np.float32)
+            tag = 0.1 if crop_fraction is None else crop_fraction
+            row = np.append(rgb / 255.0, tag).astype(np.float32)
             rows.append(np.zeros(4, np.float32) if path.name == self.zero_for else row)
         return np.stack(rows)
 
@@ -495,6 +498,45 @@ def test_build_from_catalog(tmp_path, dtype):
     assert got[0].score > 0.98
     same = ProductIndex.build(embedder, root, dtype=dtype, progress=False)
     assert np.array_equal(same.vectors, index.vectors)
+
+
+def test_build_with_extra_views(tmp_path):
+    root = make_catalog(tmp_path / "data")
+    plain = ProductIndex.build(ColourEmbedder(), root, dtype="float32", progress=False)
+    embedder = ColourEmbedder()
+    index = ProductIndex.build(
+        embedder, root, dtype="float32", progress=False, batch_size=3, extra_crops=[1.0, 0.5]
+    )
+    assert embedder.calls == 2 * 3  # two batches, three views each
+    # each image's rows together: the model's crop first, then the extra crops in order
+    assert index.row_ids == [p for p in plain.row_ids for _ in range(3)]
+    np.testing.assert_array_equal(index.vectors[::3], plain.vectors)
+    tags = index.vectors[:, 3] / np.linalg.norm(index.vectors, axis=1)
+    tags_plain = plain.vectors[:, 3] / np.linalg.norm(plain.vectors, axis=1)
+    np.testing.assert_allclose(tags[::3], tags_plain)
+    assert (tags[1::3] > tags[::3]).all() and (tags[2::3] > tags[::3]).all()
+    # a product scores its best row: the same products come back, one result each
+    got = index.search(np.array([0.9, 0.1, 0.3, 0.1], np.float32), k=5)
+    assert sorted(r.product_id for r in got) == ["blue", "green tea é", "red"]
+
+
+@pytest.mark.parametrize(
+    "crops, message",
+    [
+        ([0.0], r"extra crop fraction must be in \(0, 1\], got 0\.0"),
+        ([1.5], r"must be in \(0, 1\], got 1\.5"),
+        ([True], "extra crop fractions must be numbers, got True"),
+        (["1.0"], "must be numbers, got '1.0'"),
+        ("1.0", "must be a sequence of numbers"),
+        ([1.0, 1], r"extra crop fractions repeat: \[1\.0, 1\]"),
+    ],
+)
+def test_build_refuses_bad_extra_crops_before_embedding(tmp_path, crops, message):
+    root = make_catalog(tmp_path / "data")
+    embedder = ColourEmbedder()
+    with pytest.raises(IndexFormatError, match=message):
+        ProductIndex.build(embedder, root, progress=False, extra_crops=crops)
+    assert embedder.calls == 0
 
 
 def test_build_errors_name_the_image(tmp_path):
