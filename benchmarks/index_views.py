@@ -153,4 +153,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_errors(main))
+    sys.exit(run_reporting_errors(main, Path(__file__).name))
