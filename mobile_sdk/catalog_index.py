@@ -9,7 +9,8 @@ A product scores its best row, so a photo framed like either view finds it. On t
 yardstick's eight CPU runs (``benchmarks/index_views.py``, README Results) the
 whole-image view changed top-1 by +0.2 / 0.0 / +1.1 / +1.2 points (seen / seen (val) /
 catalog-only / unseen), +0.5 / +0.5 / +1.7 / +1.4 on the default recipe's four, for
-twice the rows (index size and exact-search time).
+twice the rows (100k images: 27 -> 53 MB int8, exact search 2.1 -> 3.7 ms on one
+x86 thread).
 """
 
 from __future__ import annotations
