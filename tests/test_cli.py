@@ -40,27 +40,35 @@ def test_index_search_round_trip(exported, tmp_path):
     assert len(hits) == 2 and hits[0]["score"] >= hits[1]["score"]
 
 
-def test_index_with_extra_crop_views(exported, tmp_path):
+def test_index_views_default_single_and_extra(exported, tmp_path):
     from mobile_sdk.embedder import Embedder
     from mobile_sdk.index import ProductIndex
 
     model = exported.dist / "model.tflite"
-    index = tmp_path / "views.dpi"
-    r = cli("index", "--model", model, "--catalog", exported.data, "--out", index,
-            "--extra-crop", "1.0", "--quiet")  # fmt: skip
-    views = ProductIndex.load(index)
-    images = len(views) // 2
-    assert f"indexed 4 products ({images} images x 2 views, int8)" in r.stdout
     catalog = sorted((exported.data / "catalog").glob("*/*"))
-    assert images == len(catalog)
+    base = ("index", "--model", model, "--catalog", exported.data, "--quiet", "--out")
+    r = cli(*base, tmp_path / "default.dpi")  # default: the model's crop + the whole image
+    assert f"indexed 4 products ({len(catalog)} images x 2 views, int8)" in r.stdout
+    default = ProductIndex.load(tmp_path / "default.dpi")
     with Embedder.from_model_path(model) as embedder:
         first = ProductIndex(embedder.embedding_dim, embedder.fingerprint, "int8")
+        first.add(catalog[0].parent.name, embedder.embed(catalog[0]))
         first.add(catalog[0].parent.name, embedder.embed(catalog[0], crop_fraction=1.0))
-    assert (views.vectors[1] == first.vectors[0]).all()  # image 0's whole-image row
-    r = cli("index", "--model", model, "--catalog", exported.data, "--out", tmp_path / "x.dpi",
-            "--extra-crop", "0", check=False)  # fmt: skip
-    assert r.returncode == 2 and "extra crop fraction must be in (0, 1], got 0.0" in r.stderr
-    assert "Traceback" not in r.stderr and not (tmp_path / "x.dpi").exists()
+    assert (default.vectors[:2] == first.vectors).all()  # image 0: its crop, then whole
+    r = cli(*base, tmp_path / "single.dpi", "--single-view")
+    assert f"indexed 4 products ({len(catalog)} images, int8)" in r.stdout
+    single = ProductIndex.load(tmp_path / "single.dpi")
+    assert (single.vectors == default.vectors[::2]).all()
+    r = cli(*base, tmp_path / "three.dpi", "--extra-crop", "1.0", "--extra-crop", "0.7")
+    assert f"({len(catalog)} images x 3 views, int8)" in r.stdout
+    assert (ProductIndex.load(tmp_path / "three.dpi").vectors[1::3] == default.vectors[1::2]).all()
+    for bad, message in [
+        (["--extra-crop", "0"], "extra crop fraction must be in (0, 1], got 0.0"),
+        (["--extra-crop", "1", "--single-view"], "not allowed with argument"),
+    ]:
+        r = cli(*base, tmp_path / "x.dpi", *bad, check=False)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and not (tmp_path / "x.dpi").exists()
 
 
 def test_search_reports_bad_image_and_continues(exported, tmp_path):

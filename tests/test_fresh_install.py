@@ -125,7 +125,7 @@ def test_plain_install_indexes_and_searches_without_torch(tmp_path_factory, tmp_
     args = ["index", "--model", model, "--catalog", small.data, "--out", index, "--quiet"]
     r = _run([deepproduct, *args], tmp_path)
     assert r.returncode == 0, r.stderr
-    assert f"indexed 4 products (4 images, int8) -> {index}" in r.stdout
+    assert f"indexed 4 products (4 images x 2 views, int8) -> {index}" in r.stdout
     r = _run([deepproduct, "search", "--model", model, "--index", index, photo, "--json"], tmp_path)
     assert r.returncode == 0, r.stderr
     hits = json.loads(r.stdout)[str(photo)]

@@ -27,7 +27,7 @@ def test_report_pairs_each_run_with_its_own_base():
             {BASE: _scores(0.90, 0.80, 0.60, 0.50), name: _scores(0.89, 0.80, 0.62, 0.51)},
         ),
     ]
-    text = report(results, (1.0,))
+    text = report(results)
     assert "| plain | 0 | +crop 1 | 0.810 | 0.700 | 0.440 | 0.490 |" in text
     assert "| plain | 1 | model's crop | 0.900 | 0.800 | 0.600 | 0.500 |" in text
     last = text.strip().splitlines()[-1]
