@@ -10,7 +10,8 @@ yardstick's eight CPU runs (``benchmarks/index_views.py``, README Results) the
 whole-image view changed top-1 by +0.2 / 0.0 / +1.1 / +1.2 points (seen / seen (val) /
 catalog-only / unseen), +0.5 / +0.5 / +1.7 / +1.4 on the default recipe's four, for
 twice the rows (100k images: 27 -> 53 MB int8, exact search 2.1 -> 3.7 ms on one
-x86 thread).
+x86 thread); through the int8 model.tflite +0.5 / +0.7 / +2.7 / +0.8. The command
+``deepproduct index`` adds the whole-image view by default; this API only when asked.
 """
 
 from __future__ import annotations

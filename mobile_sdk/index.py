@@ -419,7 +419,9 @@ class ProductIndex:
             batch_size: images per ``embed_batch`` call.
             extra_crops: more views of each catalog image, as centre-crop fractions
                 in (0, 1] used instead of the model's (1.0: the whole square image);
-                each adds one row per image. ``()``: the model's crop only.
+                each adds one row per image. ``()``: the model's crop only. The
+                ``deepproduct index`` command passes ``(1.0,)`` unless told otherwise
+                (``mobile_sdk.commands.DEFAULT_EXTRA_CROPS``; README, Results).
 
         Returns:
             The index; rows follow ``scan_dataset`` order (products sorted by id,
