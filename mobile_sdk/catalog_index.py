@@ -6,11 +6,11 @@ knows the dataset layout and drives an embedder with a progress bar.
 Extra views (``extra_crops``): each catalog image can be indexed a second (third...)
 time with another centre-crop fraction than the model's, e.g. 1.0, the whole image.
 A product scores its best row, so a photo framed like either view finds it. On the
-yardstick's eight CPU runs (``benchmarks/index_views.py``, README Results) the
-whole-image view changed top-1 by +0.2 / 0.0 / +1.1 / +1.2 points (seen / seen (val) /
-catalog-only / unseen), +0.5 / +0.5 / +1.7 / +1.4 on the default recipe's four, for
+yardstick's ten CPU runs (``benchmarks/index_views.py``, README Results) the
+whole-image view changed top-1 by +0.2 / 0.0 / +1.1 / +1.1 points (seen / seen (val) /
+catalog-only / unseen), +0.3 / +0.4 / +1.4 / +1.6 on the default recipe's five, for
 twice the rows (100k images: 27 -> 53 MB int8, exact search 2.1 -> 3.7 ms on one
-x86 thread); through the int8 model.tflite +0.5 / +0.7 / +2.7 / +0.8. The command
+x86 thread); through the int8 model.tflite +0.6 / +0.7 / +2.1 / +1.2. The command
 ``deepproduct index`` adds the whole-image view by default; this API only when asked.
 """
 

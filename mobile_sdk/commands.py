@@ -42,7 +42,7 @@ def _add_index(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help="index each catalog image again with centre crop F in (0, 1] (1.0: the whole "
         "image), one more row per image; repeatable. Default: 1.0 (two rows per image: on "
-        "the yardstick +0.5 to +2.7 points top-1 on each group's mean, for twice the rows; README)",
+        "the yardstick +0.3 to +2.1 points top-1 on each group's mean, for twice the rows; README)",
     )
     views.add_argument(
         "--single-view",
