@@ -57,10 +57,11 @@ class CroppedAt(nn.Module):
 
 
 def view_name(extra_crops: tuple[float, ...]) -> str:
-    """Label of the index with these extra crops, e.g. ``+crop 1.0``."""
+    """Label of the index with these extra crops, e.g. ``+crop 1`` or ``+crop 1,0.7``."""
     return "+crop " + ",".join(f"{c:g}" for c in extra_crops)
 
 
+# (files, crop fraction or None for the model's, progress label) -> (N, D) float32
 Embed = Callable[[list[Path], "float | None", str], np.ndarray]
 
 
