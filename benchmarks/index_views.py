@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from benchmarks.yardstick import GROUPS, run_folder
+from benchmarks.yardstick import GROUPS, fold_folder, run_folder
 from benchmarks.yardstick_folds import make_fold, query_groups, rank_groups
 from benchmarks.yardstick_int8 import export_run
 from mobile_sdk.atomic_file import write_text_atomic
@@ -38,6 +37,7 @@ from mobile_sdk.catalog_index import check_extra_crops
 from mobile_sdk.dataset_layout import Dataset, scan_dataset
 from mobile_sdk.embedder import Embedder
 from mobile_sdk.errors import DeepProductError, run_reporting_errors
+from mobile_sdk.evaluate import embed_files as embed_runtime
 from trainer.evaluate import embed_files
 from trainer.model import load_model
 
@@ -92,8 +92,7 @@ def score_run(
     files, ids = data.gallery()
     with ExitStack() as stack:
         if int8:
-            calib = run.parent.parent / "folds" / f"fold{fold_index}"
-            model_path = export_run(run, calib)
+            model_path = export_run(run, fold_folder(run.parent.parent, fold_index))
             embedder = stack.enter_context(Embedder.from_model_path(model_path))
             embed: Embed = functools.partial(_embed_runtime, embedder)
         else:
@@ -125,11 +124,9 @@ def _embed_torch(model: nn.Module, files: list[Path], crop: float | None, desc: 
 def _embed_runtime(
     embedder: Embedder, files: list[Path], crop: float | None, desc: str
 ) -> np.ndarray:
-    rows = [
-        embedder.embed(f, crop_fraction=crop)
-        for f in tqdm(files, desc=f"{desc} int8", unit="img", leave=False)
-    ]
-    return np.stack(rows).astype(np.float32)
+    return embed_runtime(embedder, files, desc=f"{desc} int8", crop_fraction=crop).astype(
+        np.float32
+    )
 
 
 def report(results: list[tuple[str, int, dict]]) -> str:
@@ -192,7 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         "--out", help="markdown report (default: RUNS/index_views.md, or index_views_int8.md)"
     )
     args = p.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     extra = check_extra_crops(args.extra_crops)
     data = scan_dataset(args.data)
     val = scan_dataset(args.val) if args.val else None

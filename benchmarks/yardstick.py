@@ -75,6 +75,11 @@ def run_folder(out: Path, recipe: str, fold_index: int) -> Path:
     return out / recipe.replace("+", "_") / f"fold{fold_index}"
 
 
+def fold_folder(out: Path, fold_index: int) -> Path:
+    """Where ``run_fold`` writes one fold's training set (its runs' calibration data)."""
+    return out / "folds" / f"fold{fold_index}"
+
+
 def run_fold(
     recipe: str,
     fold_index: int,
@@ -94,7 +99,7 @@ def run_fold(
     result_file = run / "eval.json"
     fold = make_fold(data, fold_index)
     groups = query_groups(data, val, fold)
-    fold_dir = out / "folds" / f"fold{fold_index}"  # the fold's training set
+    fold_dir = fold_folder(out, fold_index)
     if result_file.exists():
         record = json.loads(result_file.read_text())
         missing = [g for g, files in groups.items() if files and g not in record]

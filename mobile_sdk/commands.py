@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -21,7 +22,7 @@ EVALUATOR_GROUP = "deepproduct.evaluators"
 RUNTIME_MODEL_SUFFIXES = (".tflite", ".onnx")
 # `deepproduct index` adds each catalog image whole (crop 1.0) beside the model's crop:
 # up or level on every yardstick group (README Results, benchmarks/index_views.py)
-DEFAULT_EXTRA_CROPS = [1.0]
+DEFAULT_EXTRA_CROPS = (1.0,)
 
 
 def _add_index(p: argparse.ArgumentParser) -> None:
@@ -60,7 +61,7 @@ def _run_index(args: argparse.Namespace) -> int:
 
     check_writable_dir(Path(args.out).parent)
     if args.single_view:
-        extra_crops: list[float] = []
+        extra_crops: Sequence[float] = ()
     else:
         extra_crops = DEFAULT_EXTRA_CROPS if args.extra_crop is None else args.extra_crop
     with Embedder.from_model_path(args.model) as embedder:

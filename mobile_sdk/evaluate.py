@@ -15,15 +15,22 @@ from mobile_sdk.retrieval_metrics import RetrievalResult, retrieval_metrics
 
 
 def embed_files(
-    embedder: Embedder, files: Sequence[Path], progress: bool = True, desc: str = "embedding"
+    embedder: Embedder,
+    files: Sequence[Path],
+    progress: bool = True,
+    desc: str = "embedding",
+    crop_fraction: float | None = None,
 ) -> np.ndarray:
     """Embeddings (N, D) of image files, in order, with a progress bar.
+
+    Args:
+        crop_fraction: the centre crop instead of the model's (see ``Embedder.embed``).
 
     Raises:
         ImageLoadError: an image cannot be loaded.
     """
     rows = [
-        embedder.embed(f)
+        embedder.embed(f, crop_fraction=crop_fraction)
         for f in tqdm(files, desc=desc, unit="img", disable=not progress, leave=False)
     ]
     if not rows:
