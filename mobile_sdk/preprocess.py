@@ -185,9 +185,14 @@ def normalize(pixels: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         raise ValueError("pixels must be a uint8 numpy array")
     if pixels.ndim == 0 or pixels.shape[-1] != 3:
         raise ValueError(f"pixels must have 3 channels last, got shape {pixels.shape}")
-    out = pixels.astype(np.float32)
-    out -= np.asarray(config.mean, dtype=np.float32)
-    out /= np.asarray(config.std, dtype=np.float32)
+    out = pixels.astype(np.float32)  # a C-contiguous copy
+    # The same float32 subtraction and division per value, on whole rows: numpy's loop
+    # over a (..., 3) array broadcast with a (3,) one runs three values at a time, five
+    # times slower than one pass over rows of W * 3 values with mean/std tiled to match.
+    width = out.shape[-2] if out.ndim >= 2 else 1
+    rows = out.reshape(-1, width * 3)
+    rows -= np.tile(np.asarray(config.mean, dtype=np.float32), width)
+    rows /= np.tile(np.asarray(config.std, dtype=np.float32), width)
     return out
 
 

@@ -245,6 +245,24 @@ def test_normalize_per_channel_float32_division():
     assert out[1] == 20.0
 
 
+@pytest.mark.parametrize("shape", [(3,), (1, 3), (5, 7, 3), (2, 4, 6, 3)])
+def test_normalize_whole_rows_equal_the_per_value_rule(shape):
+    """Row-wise normalisation gives each value (f32(x) - f32(mean[c])) / f32(std[c])."""
+    cfg = PreprocessConfig(input_size=16, mean=(0.3, 127.5, 99.9), std=(0.7, 58.1, 3.3))
+    x = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    out = normalize(x, cfg)
+    f = np.float32
+    channel = np.indices(shape)[-1]
+    mean = np.array(cfg.mean, f)[channel]
+    std = np.array(cfg.std, f)[channel]
+    expected = np.array(
+        [(f(v) - m) / s for v, m, s in zip(x.ravel(), mean.ravel(), std.ravel(), strict=True)],
+        f,
+    ).reshape(shape)
+    assert out.shape == shape and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_preprocess_shape_and_roi():
     img = _random_image(480, 640, seed=6)
     out = preprocess(img, CFG)
