@@ -1,7 +1,7 @@
 """Approximate nearest-neighbour search for large catalogs: an HNSW graph over int8 rows.
 
 The exact ``ProductIndex`` reads every row per query; this index asks a USearch HNSW
-graph (built over the same int8 codes, cosine) for a few hundred candidate rows, then
+graph (built over the same int8 codes, cosine) for some dozens of candidate rows, then
 scores those candidates exactly by INDEX_FORMAT.md section 4 and ranks them like
 ``ProductIndex.search``. Returned scores are therefore the exact scores; only which rows
 were looked at is approximate (recall below 1 means a true top row was never offered).
@@ -51,11 +51,16 @@ MAGIC = b"DPAX"
 VERSION = 1
 HEADER = struct.Struct("<4sHHIIIIII32sQ")
 _CRC_BLOCK = 1 << 24
-# Candidate rows asked of the graph per query: at least this many, and at least
-# CANDIDATE_FACTOR times k (products can have several rows, and the exact re-ranking
-# needs a margin over k).
-MIN_CANDIDATES = 128
-CANDIDATE_FACTOR = 16
+# Candidate rows asked of the graph per query: at least the file's expansion_search, and
+# at least CANDIDATE_FACTOR times k (products can have several rows, and the exact
+# re-ranking needs a margin over k). USearch explores max(ef, candidates) nodes, so this
+# number is what a query costs. Defaults chosen on 1M clustered rows
+# (benchmarks/approx_search.py, README "Query path speed"): M=32 with 64 candidates gave
+# recall@10 1.000 where M=16 needed 160 for 0.994, at two thirds of the time.
+DEFAULT_CONNECTIVITY = 32
+DEFAULT_EXPANSION_ADD = 128
+DEFAULT_EXPANSION_SEARCH = 64
+CANDIDATE_FACTOR = 6
 
 
 def _usearch():
@@ -69,9 +74,9 @@ def _usearch():
 def build_approx_index(
     index: ProductIndex,
     out: str | os.PathLike,
-    connectivity: int = 16,
-    expansion_add: int = 128,
-    expansion_search: int = 64,
+    connectivity: int = DEFAULT_CONNECTIVITY,
+    expansion_add: int = DEFAULT_EXPANSION_ADD,
+    expansion_search: int = DEFAULT_EXPANSION_SEARCH,
     threads: int = 0,
     progress: bool = False,
 ) -> None:
@@ -80,7 +85,9 @@ def build_approx_index(
     Args:
         index: an int8 ``ProductIndex`` loaded from its ``.dpi`` file (unchanged since).
         out: the file to write (atomically).
-        connectivity, expansion_add, expansion_search: HNSW's M, ef_construction, ef.
+        connectivity, expansion_add: HNSW's M and ef_construction.
+        expansion_search: HNSW's ef at query time, also the fewest candidate rows a
+            query asks of the graph (``ApproxIndex.search``).
         threads: build threads (0: all cores).
         progress: show USearch's progress bar.
 
@@ -241,6 +248,7 @@ class ApproxIndex:
             raise fail(f"the HNSW payload cannot be read ({e})") from None
         if graph is None or graph.ndim != dim or len(graph) != count:
             raise fail("the HNSW payload does not match its header")
+        graph.expansion_search = ef_search
         approx = cls(graph, index, str(path), ef_search)
         # USearch reads the mapped bytes without holding them: they live as long as this
         approx._mapped = (mapped, view, payload)
@@ -250,6 +258,9 @@ class ApproxIndex:
         self, vector: np.ndarray, k: int = 5, min_score: float | None = None
     ) -> list[SearchResult]:
         """Like ``ProductIndex.search``, over the candidate rows the graph offers.
+
+        The graph is asked for ``max(expansion_search, 6 * k)`` rows (64 for k up to
+        10 with the default file), which are scored exactly.
 
         Scores are the exact int8 scores; ranking is by score, then row. Fewer than ``k``
         products come back when the candidates hold fewer.
@@ -261,7 +272,7 @@ class ApproxIndex:
         threshold = _check_k(k, min_score)
         query = check_vector(vector, self._index.dim, "query vector")
         codes = quantize_int8(query)
-        want = min(len(self._index), max(MIN_CANDIDATES, CANDIDATE_FACTOR * int(k)))
+        want = min(len(self._index), max(self.expansion_search, CANDIDATE_FACTOR * int(k)))
         matches = self._graph.search(codes[0], want, threads=1)
         rows = np.sort(np.asarray(matches.keys, dtype=np.int64))
         rows = rows[(rows >= 0) & (rows < len(self._index))]

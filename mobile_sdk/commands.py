@@ -80,14 +80,28 @@ def _run_index(args: argparse.Namespace) -> int:
 
 
 def _add_approx_index(p: argparse.ArgumentParser) -> None:
+    from mobile_sdk import approx_index as ax  # imports USearch only when building
+
     p.add_argument("--index", required=True, help="an int8 index file from 'deepproduct index'")
     p.add_argument("--out", required=True, help="approximate index to write, e.g. catalog.hnsw")
-    p.add_argument("--connectivity", type=int, default=16, help="HNSW M (default: 16)")
     p.add_argument(
-        "--expansion-add", type=int, default=128, help="HNSW ef at build time (default: 128)"
+        "--connectivity",
+        type=int,
+        default=ax.DEFAULT_CONNECTIVITY,
+        help=f"HNSW M (default: {ax.DEFAULT_CONNECTIVITY})",
     )
     p.add_argument(
-        "--expansion-search", type=int, default=64, help="HNSW ef at query time (default: 64)"
+        "--expansion-add",
+        type=int,
+        default=ax.DEFAULT_EXPANSION_ADD,
+        help=f"HNSW ef at build time (default: {ax.DEFAULT_EXPANSION_ADD})",
+    )
+    p.add_argument(
+        "--expansion-search",
+        type=int,
+        default=ax.DEFAULT_EXPANSION_SEARCH,
+        help="HNSW ef at query time, also the fewest candidate rows per query "
+        f"(default: {ax.DEFAULT_EXPANSION_SEARCH})",
     )
     p.add_argument("--threads", type=int, default=0, help="build threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

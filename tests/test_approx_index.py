@@ -136,3 +136,42 @@ def test_approx_index_command(built, tmp_path, capsys):
     assert approx.search(queries[1], k=1) == index.search(queries[1], k=1)
     assert main(["approx-index", "--index", str(out), "--out", str(tmp_path / "x.hnsw")]) != 0
     assert "not a DeepProduct index" in capsys.readouterr().err
+
+
+def test_candidates_asked_of_the_graph(built):
+    """max(expansion_search, 6 k) rows are asked of the graph: what a query costs."""
+    folder, index, queries = built
+    approx = ApproxIndex.load(folder / "c.hnsw", index)
+    assert approx.expansion_search == 64 and approx._graph.expansion_search == 64
+    asked = []
+    real = approx._graph
+
+    class Spy:
+        def search(self, vector, count, threads):
+            asked.append(count)
+            return real.search(vector, count, threads=threads)
+
+    approx._graph = Spy()
+    for k in (1, 10, 11, 40):
+        approx.search(queries[0], k=k)
+    assert asked == [64, 64, 66, 240]
+
+
+@pytest.mark.slow
+def test_recall_on_a_seeded_100k_catalog(tmp_path):
+    """100k rows in categories of look-alike products (benchmarks/approx_search.py's
+    generator, 256-d like the model): recall@10 of the default graph >= 0.99."""
+    from benchmarks.approx_search import FINGERPRINT, clustered
+
+    ids, rows, queries = clustered(100_000, 256, 100, seed=1)
+    ProductIndex.from_arrays(ids, rows, FINGERPRINT, "int8").save(tmp_path / "c.dpi")
+    index = ProductIndex.load(tmp_path / "c.dpi")
+    build_approx_index(index, tmp_path / "c.hnsw", threads=1)
+    approx = ApproxIndex.load(tmp_path / "c.hnsw", index)
+    found = total = 0
+    for q in queries:
+        exact = {r.product_id for r in index.search(q, k=10)}
+        found += len(exact & {r.product_id for r in approx.search(q, k=10)})
+        total += len(exact)
+    print(f"recall@10 {found / total:.4f}")
+    assert found / total >= 0.99, found / total
