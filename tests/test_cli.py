@@ -40,6 +40,40 @@ def test_index_search_round_trip(exported, tmp_path):
     assert len(hits) == 2 and hits[0]["score"] >= hits[1]["score"]
 
 
+def test_approx_index_then_search_through_it(exported, tmp_path):
+    """deepproduct approx-index, then search --approx: on 4 products the graph offers every
+    row, so the results equal the exact search's, scores included."""
+    pytest.importorskip("usearch", reason="the approx extra (usearch) is not installed")
+    index, graph = tmp_path / "catalog.dpi", tmp_path / "catalog.hnsw"
+    model = exported.dist / "model.tflite"
+    cli(
+        "index", "--model", model, "--catalog", exported.data / "catalog", "--out", index, "--quiet"
+    )
+    r = cli("approx-index", "--index", index, "--out", graph, "--quiet", "--threads", "1")
+    assert "HNSW over" in r.stdout and graph.exists()
+    photos = [str(p) for p in sorted((exported.data / "photos").glob("*/*"))[:3]]
+    exact = cli("search", "--model", model, "--index", index, *photos, "--k", "3", "--json")
+    approx = cli(
+        "search",
+        "--model",
+        model,
+        "--index",
+        index,
+        "--approx",
+        graph,
+        *photos,
+        "--k",
+        "3",
+        "--json",
+    )
+    assert json.loads(approx.stdout) == json.loads(exact.stdout)
+    wrong = cli(
+        "search", "--model", model, "--index", index, "--approx", index, photos[0], check=False
+    )
+    assert wrong.returncode != 0 and "not an approximate index" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+
+
 def test_index_views_default_single_and_extra(exported, tmp_path):
     from mobile_sdk.embedder import Embedder
     from mobile_sdk.index import ProductIndex
