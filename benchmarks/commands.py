@@ -55,6 +55,11 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     q.add_argument(
         "--index-size", type=int, default=100_000, help="end-to-end index rows (default: 100000)"
     )
+    q.add_argument(
+        "--end-to-end-approx",
+        action="store_true",
+        help="also time the end-to-end search through an HNSW index (approx extra)",
+    )
     q.add_argument("--data", help="dataset root whose photos become the query frames")
     q.add_argument("--json", help="write the report (JSON) here")
     q.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -186,6 +191,7 @@ def _bench_latency(args: argparse.Namespace) -> int:
         index_size=args.index_size,
         data=args.data,
         progress=not args.quiet,
+        approx=args.end_to_end_approx,
     )
     print(latency_table(report))
     if end_to_end_table(report):

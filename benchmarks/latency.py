@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -157,6 +158,7 @@ def end_to_end_latency(
     k: int = 5,
     seed: int = 0,
     progress: bool = True,
+    approx: bool = False,
 ) -> list[LatencyResult]:
     """Photo -> top-k through the public API, and each stage of it, per frame size and threads.
 
@@ -170,6 +172,11 @@ def end_to_end_latency(
     ``frames``: JPEG frames of one size, or a dict of them per size label. The index
     holds ``index_size`` seeded random unit vectors (int8, the app's default) under the
     model's fingerprint; search cost depends on the row count, not on the vectors.
+
+    ``approx``: also build the approximate (HNSW) index over that index (the ``approx``
+    extra; default settings, all cores) and time, in the same loop, its ``search`` and
+    ``ProductSearch.search`` through it: two more rows labelled "HNSW". Random rows are
+    harder for a graph than real embeddings, so these times are on the high side.
     """
     from mobile_sdk.embedder import Embedder, EmbedderOptions
     from mobile_sdk.image_io import draft_scale, load_image
@@ -188,6 +195,15 @@ def end_to_end_latency(
         [f"p{i:07d}" for i in range(index_size)], vectors, fingerprint, "int8"
     )
     del vectors
+    scratch = tempfile.TemporaryDirectory(prefix="deepproduct-e2e-") if approx else None
+    graph = None
+    if scratch is not None:
+        from mobile_sdk.approx_index import ApproxIndex, build_approx_index
+
+        index.save(Path(scratch.name) / "e2e.dpi")
+        saved = ProductIndex.load(Path(scratch.name) / "e2e.dpi")
+        build_approx_index(saved, Path(scratch.name) / "e2e.hnsw", progress=progress)
+        graph = ApproxIndex.load(Path(scratch.name) / "e2e.hnsw", saved)
     by_size = dict(frames) if isinstance(frames, dict) else {"": list(frames)}
     # numpy's BLAS threads are fixed when numpy loads: 'deepproduct bench' sets one
     # before that; say what this process has
@@ -204,6 +220,7 @@ def end_to_end_latency(
         with Embedder.from_model_path(model, EmbedderOptions(num_threads=t)) as embedder:
             # the app's pairing (model and index checked once)
             search = ProductSearch(embedder, index)
+            graph_search = ProductSearch(embedder, graph) if graph is not None else None
             config = embedder.metadata.preprocess
             for sized_frames in by_size.values():
                 w, h = Image.open(io.BytesIO(sized_frames[0])).size
@@ -215,6 +232,11 @@ def end_to_end_latency(
                     "search": f"search {index_size:,} rows int8, k={k}",
                     "end-to-end": f"photo {w}x{h} -> top-{k} (ProductSearch.search)",
                 }
+                graph_labels = {
+                    "search": f"search {index_size:,} rows int8 HNSW, k={k}",
+                    "end-to-end": f"photo {w}x{h} -> top-{k} (ProductSearch.search, HNSW)",
+                }
+                graph_stages: dict[str, list[float]] = {s: [] for s in graph_labels}
                 stages: dict[str, list[float]] = {s: [] for s in labels}
                 for i in range(warmup + runs):
                     frame = sized_frames[i % len(sized_frames)]
@@ -231,6 +253,15 @@ def end_to_end_latency(
                     t5 = time.perf_counter()
                     if public != staged:
                         raise AssertionError("ProductSearch.search differs from its stages")
+                    if graph_search is not None:
+                        t6 = time.perf_counter()
+                        graph_search.index.search(v, k=k)
+                        t7 = time.perf_counter()
+                        graph_search.search(frame, k=k)
+                        t8 = time.perf_counter()
+                        if i >= warmup:
+                            graph_stages["search"].append((t7 - t6) * 1e3)
+                            graph_stages["end-to-end"].append((t8 - t7) * 1e3)
                     if i < warmup:
                         continue
                     for stage, dt in zip(
@@ -239,11 +270,15 @@ def end_to_end_latency(
                         stages[stage].append(dt * 1e3)
                     bar.update()
                 embed_p50 = float(np.median(stages["embed"]))
-                e2e_p50 = float(np.median(stages["end-to-end"]))
-                for stage, label in labels.items():
+                rows = [(stage, label, stages[stage]) for stage, label in labels.items()]
+                rows += [(st, label, graph_stages[st]) for st, label in graph_labels.items()]
+                for stage, label, samples in rows:
+                    if not samples:
+                        continue
                     note = blas_note if stage == "search" else ""
                     if stage == "end-to-end":
-                        note = f"{e2e_p50 / embed_p50:.2f}x embed (p50, same run); {blas_note}"
+                        ratio = float(np.median(samples)) / embed_p50
+                        note = f"{ratio:.2f}x embed (p50, same run); {blas_note}"
                     results.append(
                         LatencyResult(
                             note=note,
@@ -257,10 +292,12 @@ def end_to_end_latency(
                             xnnpack=True if stage in ("embed", "end-to-end") else None,
                             runs=runs,
                             warmup=warmup,
-                            **summarize_ms(stages[stage]),
+                            **summarize_ms(samples),
                         )
                     )
     bar.close()
+    if scratch is not None:
+        scratch.cleanup()
     return results
 
 
@@ -274,6 +311,7 @@ def run_latency(
     index_size: int = 100_000,
     data: str | os.PathLike | None = None,
     progress: bool = True,
+    approx: bool = False,
 ) -> LatencyReport:
     """The host latency report: every model side by side, targets, end to end.
 
@@ -285,6 +323,7 @@ def run_latency(
         end_to_end_model: time the full search path with this exported model
             (None: skip).
         index_size: rows of the end-to-end index.
+        approx: also time the end-to-end search through an HNSW index over it.
         data: dataset root whose phone photos become the query frames (None:
             synthetic frames).
         progress: show progress bars.
@@ -305,7 +344,14 @@ def run_latency(
     results = model_latency(variants, threads, runs, warmup, rgb, memory, progress)
     if end_to_end_model is not None:
         results += end_to_end_latency(
-            end_to_end_model, threads, runs, warmup, e2e_frames, index_size, progress=progress
+            end_to_end_model,
+            threads,
+            runs,
+            warmup,
+            e2e_frames,
+            index_size,
+            progress=progress,
+            approx=approx,
         )
     from benchmarks.schema import check_targets
 

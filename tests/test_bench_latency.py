@@ -122,6 +122,27 @@ def latency(exported):
     )
 
 
+def test_end_to_end_through_the_approximate_index(exported):
+    """--end-to-end-approx adds an HNSW search row and an HNSW end-to-end row per frame
+    size, timed in the same loop, after the exact rows."""
+    pytest.importorskip("usearch", reason="the approx extra (usearch) is not installed")
+    from benchmarks.frames import query_frames
+    from benchmarks.latency import end_to_end_latency
+
+    frames = {"640x480": query_frames(exported.data, count=2, size=(640, 480))}
+    rows = end_to_end_latency(
+        exported.dist / "model.tflite", (1,), 3, 1, frames, 300, progress=False, approx=True
+    )
+    assert [r.stage for r in rows] == [
+        "decode", "preprocess", "embed", "search", "end-to-end", "search", "end-to-end",
+    ]  # fmt: skip
+    assert "HNSW" not in rows[3].name + rows[4].name
+    assert rows[5].name == "search 300 rows int8 HNSW, k=5"
+    assert rows[6].name == "photo 640x480 -> top-5 (ProductSearch.search, HNSW)"
+    assert "x embed (p50, same run)" in rows[6].note
+    assert all(r.p50_ms > 0 and r.runs == 3 for r in rows)
+
+
 def test_latency_schema(latency):
     model_rows = [r for r in latency.results if r.stage == "model"]
     assert [(r.name, r.threads) for r in model_rows] == [
