@@ -10,8 +10,10 @@ import sys
 import pytest
 
 _SIZES_MIB = (40, 8, 24, 64, 48)
-# Six "steps", each allocating and filling the blocks above, then freeing them all;
-# prints whether the setting is active and the page faults of the last two steps. torch,
+# Twelve "steps", each allocating and filling the blocks above, then freeing them all (ten
+# to let the heap reach the size the pattern needs, wherever small objects landed between
+# the blocks: after four, one block in three runs still faulted afresh); prints whether
+# the setting is active and the page faults of the last two steps. torch,
 # not numpy: numpy advises huge pages for large arrays, which hides the faults.
 _PROBE = f"""
 import resource
@@ -21,7 +23,7 @@ active = keep_freed_memory()
 def step():
     kept = [torch.ones(s << 20, dtype=torch.uint8) for s in {_SIZES_MIB}]
     del kept
-for _ in range(4):
+for _ in range(10):
     step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 step()
