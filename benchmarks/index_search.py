@@ -150,7 +150,7 @@ def load_and_search(path: Path, n_queries: int, seed: int, k: int) -> dict:
             elif name == "search_blas":
                 assert results == index.search(q, k), "the two kernels disagree"
     out = {
-        "kernel": "numkong SIMD" if quantization.simd_available() else "numpy BLAS",
+        "kernel": "simsimd SIMD" if quantization.simd_available() else "numpy BLAS",
         "memory_mapped": index.memory_mapped,
         "top1_recovered": hits / n_queries,
         "load_s": load_s,

@@ -247,6 +247,33 @@ def test_search_one_result_per_product_when_one_product_floods_the_top(dtype):
     assert got[0].product_id == "hot" and len({r.product_id for r in got}) == 4
 
 
+@pytest.mark.parametrize("rows", [2048, 2111, 4177])
+def test_search_equals_brute_force_through_the_block_bound(rows):
+    # Enough rows for _top's block bound (32 blocks of 64), a partial last block, many
+    # rows per product and few distinct int8 codes: ties everywhere, and the cut widens.
+    rng = np.random.default_rng(rows)
+    ids = [f"p{i}" for i in rng.integers(0, 40, rows)]
+    vectors = rng.integers(-2, 3, (rows, 6)).astype(np.float32)
+    vectors[np.abs(vectors).sum(axis=1) == 0, 0] = 1.0
+    index = ProductIndex.from_arrays(ids, vectors, FP, "int8")
+    for q in rng.integers(-2, 3, (6, 6)).astype(np.float32) + 0.5:
+        for k in (1, 5, 40):
+            assert index.search(q, k=k) == brute_force(index, q, k)
+        assert index.search(q, k=40, min_score=0.3) == brute_force(index, q, 40, 0.3)
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 130, 4096, 4100])
+def test_block_bounds_select_exactly_the_rows_a_full_scan_selects(n):
+    rng = np.random.default_rng(n)
+    scores = np.round(rng.standard_normal(n), 1)
+    bounds = index_module._BlockBounds(scores)
+    assert len(bounds.maxima) == -(-n // 64)
+    for cut in (-9.0, 0.0, 0.7, float(scores.max()), 9.0):
+        assert np.array_equal(bounds.rows_reaching(scores, cut), np.flatnonzero(scores >= cut))
+    # Every block maximum is a score of a distinct row: the k-th largest bounds the k-th best.
+    assert np.all(np.sort(bounds.maxima)[::-1] <= np.sort(scores)[::-1][: len(bounds.maxima)])
+
+
 def test_search_rejects_bad_queries():
     index, _ = random_index("int8")
     with pytest.raises(VectorError, match="shape"):
@@ -588,7 +615,7 @@ def test_simd_kernel_matches_blas_and_the_integers(dim):
     blas = int8_dots(codes, queries, kernel="blas")
     assert blas.dtype == np.float64 and np.array_equal(blas, exact)
     if not simd_available():
-        pytest.skip("numkong not installed: only the BLAS kernel is checked")
+        pytest.skip("simsimd not installed: only the BLAS kernel is checked")
     simd = int8_dots(codes, queries, kernel="simd")
     assert simd.dtype == np.float64 and np.array_equal(simd, exact)
     if dim == 1024:  # the largest |dot| the format allows: 1024 * 127^2
@@ -600,7 +627,7 @@ def test_int8_scores_are_bit_identical_to_the_rule(monkeypatch, kernel):
     import mobile_sdk.quantization as quantization
 
     if kernel == "simd" and not quantization.simd_available():
-        pytest.skip("numkong not installed")
+        pytest.skip("simsimd not installed")
     real = quantization.int8_dots
     monkeypatch.setattr(index_module, "int8_dots", lambda c, q: real(c, q, kernel=kernel))
     dim = 96
