@@ -39,7 +39,6 @@ import numpy as np  # noqa: E402
 from mobile_sdk.approx_index import (  # noqa: E402
     DEFAULT_CONNECTIVITY,
     DEFAULT_EXPANSION_ADD,
-    DEFAULT_EXPANSION_SEARCH,
     ApproxIndex,
     build_approx_index,
 )
@@ -72,7 +71,13 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def run(
-    rows: int, dim: int, n_queries: int, folder: Path, threads: int, ef: int, connectivity: int
+    rows: int,
+    dim: int,
+    n_queries: int,
+    folder: Path,
+    threads: int,
+    ef: int | None,
+    connectivity: int,
 ) -> dict:
     """One row count: build both indexes, time the queries, measure recall@10."""
     ids, vectors, queries = clustered(rows, dim, n_queries)
@@ -124,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--expansion-search",
         type=int,
-        default=DEFAULT_EXPANSION_SEARCH,
-        help="HNSW ef at query time (and fewest candidates)",
+        default=None,
+        help="HNSW ef at query time (and fewest candidates; default: by row count, "
+        "mobile_sdk.approx_index.default_expansion_search)",
     )
     parser.add_argument("--connectivity", type=int, default=DEFAULT_CONNECTIVITY, help="HNSW M")
     args = parser.parse_args(argv)
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.queries} queries per row count, one thread, thread CPU time; "
         f"M={args.connectivity}, ef {DEFAULT_EXPANSION_ADD} at build, "
-        f"{args.expansion_search} at query"
+        + (f"{args.expansion_search} at query" if args.expansion_search else "ef at query by rows")
     )
     return 0
 

@@ -99,9 +99,10 @@ def _add_approx_index(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--expansion-search",
         type=int,
-        default=ax.DEFAULT_EXPANSION_SEARCH,
-        help="HNSW ef at query time, also the fewest candidate rows per query "
-        f"(default: {ax.DEFAULT_EXPANSION_SEARCH})",
+        default=None,
+        help="HNSW ef at query time, also the fewest candidate rows per query (default: "
+        f"{ax.DEFAULT_EXPANSION_SEARCH} up to {ax.DEFAULT_SEARCH_ROWS:,} rows, growing "
+        "above: 128 at 3M)",
     )
     p.add_argument("--threads", type=int, default=0, help="build threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
