@@ -162,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.queries} queries per row count, one thread, thread CPU time; "
         f"M={args.connectivity}, ef {DEFAULT_EXPANSION_ADD} at build, "
-        + (f"{args.expansion_search} at query" if args.expansion_search else "ef at query by rows")
+        + (
+            f"{args.expansion_search} at query"
+            if args.expansion_search is not None
+            else "ef at query by rows"
+        )
     )
     return 0
 

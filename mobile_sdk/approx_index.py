@@ -66,6 +66,7 @@ DEFAULT_SEARCH_ROWS = 1_000_000
 # 256: 0.9975, 0.998), session 16: the exponent log(2) / log(3) makes the default 128 there.
 _SEARCH_GROWTH = math.log(2) / math.log(3)
 CANDIDATE_FACTOR = 6
+MAX_GRAPH_PARAMETER = 4096  # largest M, ef at build and ef at query a build accepts
 
 
 def default_expansion_search(rows: int) -> int:
@@ -80,7 +81,7 @@ def default_expansion_search(rows: int) -> int:
     if rows <= DEFAULT_SEARCH_ROWS:
         return DEFAULT_EXPANSION_SEARCH
     grown = DEFAULT_EXPANSION_SEARCH * (rows / DEFAULT_SEARCH_ROWS) ** _SEARCH_GROWTH
-    return min(4096, 16 * round(grown / 16))
+    return min(MAX_GRAPH_PARAMETER, 16 * round(grown / 16))
 
 
 def _usearch():
@@ -130,12 +131,14 @@ def build_approx_index(
             "records which file it was built from"
         )
     for name, value in (("connectivity", connectivity), ("expansion_add", expansion_add)):
-        if not 2 <= value <= 4096:
-            raise IndexFormatError(f"{name} must be 2 to 4096, got {value}")
+        if not 2 <= value <= MAX_GRAPH_PARAMETER:
+            raise IndexFormatError(f"{name} must be 2 to {MAX_GRAPH_PARAMETER}, got {value}")
     if expansion_search is None:
         expansion_search = default_expansion_search(len(index))
-    if not 1 <= expansion_search <= 4096:
-        raise IndexFormatError(f"expansion_search must be 1 to 4096, got {expansion_search}")
+    if not 1 <= expansion_search <= MAX_GRAPH_PARAMETER:
+        raise IndexFormatError(
+            f"expansion_search must be 1 to {MAX_GRAPH_PARAMETER}, got {expansion_search}"
+        )
     graph = _usearch()(
         ndim=index.dim,
         metric="cos",

@@ -102,7 +102,7 @@ def _add_approx_index(p: argparse.ArgumentParser) -> None:
         default=None,
         help="HNSW ef at query time, also the fewest candidate rows per query (default: "
         f"{ax.DEFAULT_EXPANSION_SEARCH} up to {ax.DEFAULT_SEARCH_ROWS:,} rows, growing "
-        "above: 128 at 3M)",
+        f"above: {ax.default_expansion_search(3_000_000)} at 3M)",
     )
     p.add_argument("--threads", type=int, default=0, help="build threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

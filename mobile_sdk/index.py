@@ -654,10 +654,9 @@ class _BlockBounds:
     def rows_reaching(self, scores: np.ndarray, cut: float) -> np.ndarray:
         """Ascending indices of the rows with ``scores >= cut`` (same as a full scan)."""
         hit = np.flatnonzero(self.maxima >= cut)
-        tail = hit[-1:] if len(hit) and hit[-1] == self.columns else hit[:0]
-        cols = hit[: len(hit) - len(tail)]
+        cols = hit[hit < self.columns]
         rows = (np.arange(_BOUND_BLOCK_ROWS)[:, None] * self.columns + cols[None, :]).ravel()
-        if len(tail):
+        if len(hit) and hit[-1] == self.columns:  # the partial last block
             rows = np.concatenate([rows, np.arange(self.full, len(scores))])
         rows = rows[scores[rows] >= cut]
         return rows
