@@ -37,6 +37,7 @@ def test_every_convolution_and_addition_is_paired(cuts):
 
 
 def test_prefix_models_end_at_their_cut(exported, cuts, tmp_path):
+    import onnx
     import onnxruntime as ort
     from ai_edge_litert.interpreter import Interpreter
 
@@ -59,9 +60,16 @@ def test_prefix_models_end_at_their_cut(exported, cuts, tmp_path):
         got = prefix.get_tensor(prefix.get_output_details()[0]["index"])
         expected = full.get_tensor(ops[cut.tflite_op]["outputs"][0])
         np.testing.assert_array_equal(got, expected)
-        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         (out,) = session.run(None, {session.get_inputs()[0].name: image})
         assert out.shape == cut.shape  # NHWC, like the .tflite's
+        # onnxruntime computes in NHWC: the appended transpose cancels its own, so the
+        # prefix pays for no layout change the full model does not.
+        optimized = onnx.load(options.optimized_model_filepath)
+        assert "Transpose" not in {n.op_type for n in optimized.graph.node}
 
 
 def test_other_graphs_are_refused_naming_both_files(exported, cuts, tmp_path):
