@@ -37,8 +37,9 @@ TFLITE_CUT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD")
 ONNX_CUT_OPS = ("Conv", "Add")
 
 
-class GraphPairingError(DeepProductError, ValueError):
-    """The .tflite and .onnx graphs do not have the same convolutions and additions."""
+class ModelPairError(DeepProductError, ValueError):
+    """The two models cannot be compared: a file is missing, or the .tflite and .onnx
+    graphs do not have the same convolutions and additions."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,12 @@ def paired_cuts(tflite_path: Path, onnx_path: Path) -> list[Cut]:
     """The convolutions and additions of both graphs, paired in execution order.
 
     Raises:
-        GraphPairingError: the graphs differ in count, order or output shapes of these ops.
+        ModelPairError: a file cannot be read, or the graphs differ in count, order or
+            output shapes of these ops.
     """
-    import onnx
     from ai_edge_litert.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.read_model(str(tflite_path))
+    model, proto = _read_models(tflite_path, onnx_path)
     graph = model.subgraphs[0]
     tf_ops = []
     for k, op in enumerate(graph.operators):
@@ -70,7 +71,6 @@ def paired_cuts(tflite_path: Path, onnx_path: Path) -> list[Cut]:
             in_shape = tuple(int(v) for v in graph.tensors[op.inputs[0]].shape)
             kernel = tuple(int(v) for v in graph.tensors[op.inputs[1]].shape)
             tf_ops.append((k, _kind(name, in_shape, out_shape, kernel), out_shape))
-    proto = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path)))
     shapes = {
         v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
         for v in list(proto.graph.value_info) + list(proto.graph.output)
@@ -83,7 +83,7 @@ def paired_cuts(tflite_path: Path, onnx_path: Path) -> list[Cut]:
         and getattr(producer.get(node.input[0]), "op_type", None) in ONNX_CUT_OPS
     ]
     if len(onnx_cuts) != len(tf_ops):
-        raise GraphPairingError(
+        raise ModelPairError(
             f"{tflite_path} has {len(tf_ops)} convolutions and additions, {onnx_path} has "
             f"{len(onnx_cuts)} quantized Conv/Add outputs: not the same graph"
         )
@@ -91,12 +91,32 @@ def paired_cuts(tflite_path: Path, onnx_path: Path) -> list[Cut]:
     for (k, kind, shape), tensor in zip(tf_ops, onnx_cuts, strict=True):
         nchw = shapes.get(tensor)
         if nchw is None or len(nchw) != 4 or (nchw[0], nchw[2], nchw[3], nchw[1]) != shape:
-            raise GraphPairingError(
+            raise ModelPairError(
                 f"op {k} of {tflite_path} gives {list(shape)} (NHWC) but its twin "
                 f"{tensor!r} in {onnx_path} is {list(nchw or ())} (NCHW): not the same graph"
             )
         cuts.append(Cut(kind, k, tensor, shape))
     return cuts
+
+
+def _read_models(tflite_path: Path, onnx_path: Path):
+    """The .tflite as a mutable object and the .onnx with inferred shapes (the prefix
+    extractor looks the cut tensors up in value_info)."""
+    import onnx
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    for path in (tflite_path, onnx_path):
+        if not Path(path).is_file():
+            raise ModelPairError(f"{path}: no such model file")
+    try:
+        model = flatbuffer_utils.read_model(str(tflite_path))
+    except Exception as e:  # noqa: BLE001 - the flatbuffer reader raises whatever it meets
+        raise ModelPairError(f"{tflite_path}: not a readable .tflite model ({e})") from None
+    try:
+        proto = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path)))
+    except Exception as e:  # noqa: BLE001 - protobuf and onnx raise their own types
+        raise ModelPairError(f"{onnx_path}: not a readable .onnx model ({e})") from None
+    return model, proto
 
 
 def _kind(name: str, in_shape: tuple, out_shape: tuple, kernel: tuple) -> str:
@@ -115,11 +135,10 @@ def write_prefix_models(
     import onnx
     from ai_edge_litert.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.read_model(str(tflite_path))
+    model, proto = _read_models(tflite_path, onnx_path)
     graph = model.subgraphs[0]
     operators, outputs, signatures = graph.operators, graph.outputs, model.signatureDefs
-    # The extractor looks the cut tensors up in value_info: infer their shapes first.
-    extractor = onnx.utils.Extractor(onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path))))
+    extractor = onnx.utils.Extractor(proto)
     onnx_input = extractor.model.graph.input[0].name
     paths = []
     try:
@@ -255,9 +274,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     tflite_path, onnx_path = args.dist / args.tflite, args.dist / args.onnx
-    for path in (tflite_path, onnx_path):
-        if not path.is_file():
-            raise GraphPairingError(f"{path}: no such model file")
     cuts = paired_cuts(tflite_path, onnx_path)
     print(f"{len(cuts)} paired ops; timing {len(cuts) + 1} prefixes x 2 runtimes x {args.runs}")
     with tempfile.TemporaryDirectory(prefix="runtime-ops-") as tmp:

@@ -9,7 +9,7 @@ from _export_helpers import require_export_extra, small_export
 require_export_extra()
 
 from benchmarks import runtime_ops  # noqa: E402
-from benchmarks.runtime_ops import Cut, GraphPairingError  # noqa: E402
+from benchmarks.runtime_ops import Cut, ModelPairError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +77,21 @@ def test_other_graphs_are_refused_naming_both_files(exported, cuts, tmp_path):
     ((_, onnx_prefix),) = runtime_ops.write_prefix_models(
         tflite, exported.dist / "model_int8.onnx", [cuts[10]], tmp_path
     )
-    with pytest.raises(GraphPairingError, match="not the same graph") as e:
+    with pytest.raises(ModelPairError, match="not the same graph") as e:
         runtime_ops.paired_cuts(tflite, onnx_prefix)
     assert str(tflite) in str(e.value) and str(onnx_prefix) in str(e.value)
 
 
-def test_missing_model_is_a_clear_error(tmp_path):
-    with pytest.raises(GraphPairingError, match="model.tflite: no such model file"):
+def test_missing_or_broken_models_are_clear_errors(exported, tmp_path):
+    with pytest.raises(ModelPairError, match="model.tflite: no such model file"):
+        runtime_ops.main(["--dist", str(tmp_path)])
+    (tmp_path / "model.tflite").write_bytes(b"not a flatbuffer")
+    (tmp_path / "model_int8.onnx").write_bytes((exported.dist / "model_int8.onnx").read_bytes())
+    with pytest.raises(ModelPairError, match="model.tflite: not a readable .tflite model"):
+        runtime_ops.main(["--dist", str(tmp_path)])
+    (tmp_path / "model.tflite").write_bytes((exported.dist / "model.tflite").read_bytes())
+    (tmp_path / "model_int8.onnx").write_bytes(b"\x00\x01garbage")
+    with pytest.raises(ModelPairError, match="model_int8.onnx: not a readable .onnx model"):
         runtime_ops.main(["--dist", str(tmp_path)])
 
 
