@@ -26,6 +26,7 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -52,16 +53,56 @@ class Cut:
     shape: tuple[int, ...]  # NHWC
 
 
-def paired_cuts(tflite_path: Path, onnx_path: Path) -> list[Cut]:
+@dataclass(frozen=True)
+class ModelPair:
+    """Both models, read once: the .tflite as a mutable object, the .onnx with inferred
+    shapes (the prefix extractor looks the cut tensors up in value_info)."""
+
+    tflite_path: Path
+    onnx_path: Path
+    tflite: Any  # flatbuffer_utils' ModelT
+    onnx: Any  # onnx.ModelProto
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The .tflite's input shape (NHWC; the .onnx takes the same)."""
+        graph = self.tflite.subgraphs[0]
+        return tuple(int(v) for v in graph.tensors[graph.inputs[0]].shape)
+
+
+def read_models(tflite_path: Path, onnx_path: Path) -> ModelPair:
+    """Read both models.
+
+    Raises:
+        ModelPairError: a file is missing or cannot be read as its kind of model.
+    """
+    import onnx
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    for path in (tflite_path, onnx_path):
+        if not Path(path).is_file():
+            raise ModelPairError(f"{path}: no such model file")
+    try:
+        model = flatbuffer_utils.read_model(str(tflite_path))
+    except Exception as e:  # noqa: BLE001 - the flatbuffer reader raises whatever it meets
+        raise ModelPairError(f"{tflite_path}: not a readable .tflite model ({e})") from None
+    try:
+        proto = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path)))
+    except Exception as e:  # noqa: BLE001 - protobuf and onnx raise their own types
+        raise ModelPairError(f"{onnx_path}: not a readable .onnx model ({e})") from None
+    return ModelPair(Path(tflite_path), Path(onnx_path), model, proto)
+
+
+def paired_cuts(models: ModelPair) -> list[Cut]:
     """The convolutions and additions of both graphs, paired in execution order.
 
     Raises:
-        ModelPairError: a file cannot be read, or the graphs differ in count, order or
-            output shapes of these ops.
+        ModelPairError: the graphs differ in count, order or output shapes of these ops.
     """
     from ai_edge_litert.tools import flatbuffer_utils
 
-    model, proto = _read_models(tflite_path, onnx_path)
+    tflite_path, onnx_path = models.tflite_path, models.onnx_path
+    model, proto = models.tflite, models.onnx
     graph = model.subgraphs[0]
     tf_ops = []
     for k, op in enumerate(graph.operators):
@@ -99,26 +140,6 @@ def paired_cuts(tflite_path: Path, onnx_path: Path) -> list[Cut]:
     return cuts
 
 
-def _read_models(tflite_path: Path, onnx_path: Path):
-    """The .tflite as a mutable object and the .onnx with inferred shapes (the prefix
-    extractor looks the cut tensors up in value_info)."""
-    import onnx
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    for path in (tflite_path, onnx_path):
-        if not Path(path).is_file():
-            raise ModelPairError(f"{path}: no such model file")
-    try:
-        model = flatbuffer_utils.read_model(str(tflite_path))
-    except Exception as e:  # noqa: BLE001 - the flatbuffer reader raises whatever it meets
-        raise ModelPairError(f"{tflite_path}: not a readable .tflite model ({e})") from None
-    try:
-        proto = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_path)))
-    except Exception as e:  # noqa: BLE001 - protobuf and onnx raise their own types
-        raise ModelPairError(f"{onnx_path}: not a readable .onnx model ({e})") from None
-    return model, proto
-
-
 def _kind(name: str, in_shape: tuple, out_shape: tuple, kernel: tuple) -> str:
     if name == "ADD":
         return "add"
@@ -129,16 +150,19 @@ def _kind(name: str, in_shape: tuple, out_shape: tuple, kernel: tuple) -> str:
 
 
 def write_prefix_models(
-    tflite_path: Path, onnx_path: Path, cuts: list[Cut], folder: Path
+    models: ModelPair, cuts: list[Cut], folder: Path
 ) -> list[tuple[Path, Path]]:
-    """One (.tflite, .onnx) pair per cut, each graph ending at the cut's tensor."""
+    """One (.tflite, .onnx) pair per cut, each graph ending at the cut's tensor.
+
+    ``models.tflite`` is cut in place and restored before returning.
+    """
     import onnx
     from ai_edge_litert.tools import flatbuffer_utils
 
-    model, proto = _read_models(tflite_path, onnx_path)
+    model = models.tflite
     graph = model.subgraphs[0]
     operators, outputs, signatures = graph.operators, graph.outputs, model.signatureDefs
-    extractor = onnx.utils.Extractor(proto)
+    extractor = onnx.utils.Extractor(models.onnx)
     onnx_input = extractor.model.graph.input[0].name
     paths = []
     try:
@@ -201,19 +225,16 @@ def _runners(tflite_path: Path, onnx_path: Path, image: np.ndarray) -> tuple[Cal
 
 
 def time_prefixes(
-    pairs: list[tuple[Path, Path]], runs: int, seed: int = 0
+    pairs: list[tuple[Path, Path]], input_shape: tuple[int, ...], runs: int, seed: int = 0
 ) -> tuple[list[float], list[float]]:
     """Median wall time (ms) of each prefix in LiteRT and onnxruntime, one thread.
 
     Every model is warmed up, then timed once per round, ``runs`` rounds, in an order
-    shuffled each round so drift hits all alike.
+    shuffled each round so drift hits all alike; all take one seeded random input of
+    ``input_shape``.
     """
-    from ai_edge_litert.interpreter import Interpreter
-
-    probe = Interpreter(model_path=str(pairs[-1][0]))
-    shape = tuple(int(v) for v in probe.get_input_details()[0]["shape"])
     rng = np.random.default_rng(seed)
-    image = rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+    image = rng.uniform(-1.0, 1.0, input_shape).astype(np.float32)
     fns = [fn for tf, on in pairs for fn in _runners(tf, on, image)]
     for fn in fns:
         for _ in range(3):
@@ -274,12 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     tflite_path, onnx_path = args.dist / args.tflite, args.dist / args.onnx
-    cuts = paired_cuts(tflite_path, onnx_path)
+    models = read_models(tflite_path, onnx_path)
+    cuts = paired_cuts(models)
     print(f"{len(cuts)} paired ops; timing {len(cuts) + 1} prefixes x 2 runtimes x {args.runs}")
     with tempfile.TemporaryDirectory(prefix="runtime-ops-") as tmp:
-        pairs = write_prefix_models(tflite_path, onnx_path, cuts, Path(tmp))
+        pairs = write_prefix_models(models, cuts, Path(tmp))
         pairs.append((tflite_path, onnx_path))
-        tflite_ms, onnx_ms = time_prefixes(pairs, args.runs)
+        tflite_ms, onnx_ms = time_prefixes(pairs, models.input_shape, args.runs)
     rows = kind_table(cuts, tflite_ms, onnx_ms)
     print(format_table(rows))
     print(f"full model: LiteRT {tflite_ms[-1]:.2f} ms, onnxruntime {onnx_ms[-1]:.2f} ms")

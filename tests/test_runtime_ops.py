@@ -18,10 +18,15 @@ def exported(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cuts(exported):
-    return runtime_ops.paired_cuts(
+def models(exported):
+    return runtime_ops.read_models(
         exported.dist / "model.tflite", exported.dist / "model_int8.onnx"
     )
+
+
+@pytest.fixture(scope="module")
+def cuts(models):
+    return runtime_ops.paired_cuts(models)
 
 
 def test_every_convolution_and_addition_is_paired(cuts):
@@ -36,17 +41,16 @@ def test_every_convolution_and_addition_is_paired(cuts):
     assert [c.tflite_op for c in cuts] == sorted(c.tflite_op for c in cuts)
 
 
-def test_prefix_models_end_at_their_cut(exported, cuts, tmp_path):
+def test_prefix_models_end_at_their_cut(exported, models, cuts, tmp_path):
     import onnx
     import onnxruntime as ort
     from ai_edge_litert.interpreter import Interpreter
 
     tflite = exported.dist / "model.tflite"
     chosen = [cuts[0], cuts[20], cuts[-1]]
-    pairs = runtime_ops.write_prefix_models(
-        tflite, exported.dist / "model_int8.onnx", chosen, tmp_path
-    )
-    image = np.random.default_rng(0).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
+    pairs = runtime_ops.write_prefix_models(models, chosen, tmp_path)
+    assert models.input_shape == (1, 224, 224, 3)
+    image = np.random.default_rng(0).uniform(-1, 1, models.input_shape).astype(np.float32)
     full = Interpreter(model_path=str(tflite), experimental_preserve_all_tensors=True)
     full.allocate_tensors()
     full.set_tensor(full.get_input_details()[0]["index"], image)
@@ -72,13 +76,11 @@ def test_prefix_models_end_at_their_cut(exported, cuts, tmp_path):
         assert "Transpose" not in {n.op_type for n in optimized.graph.node}
 
 
-def test_other_graphs_are_refused_naming_both_files(exported, cuts, tmp_path):
+def test_other_graphs_are_refused_naming_both_files(exported, models, cuts, tmp_path):
     tflite = exported.dist / "model.tflite"
-    ((_, onnx_prefix),) = runtime_ops.write_prefix_models(
-        tflite, exported.dist / "model_int8.onnx", [cuts[10]], tmp_path
-    )
+    ((_, onnx_prefix),) = runtime_ops.write_prefix_models(models, [cuts[10]], tmp_path)
     with pytest.raises(ModelPairError, match="not the same graph") as e:
-        runtime_ops.paired_cuts(tflite, onnx_prefix)
+        runtime_ops.paired_cuts(runtime_ops.read_models(tflite, onnx_prefix))
     assert str(tflite) in str(e.value) and str(onnx_prefix) in str(e.value)
 
 
